@@ -1,0 +1,117 @@
+"""What a step produces: small frozen values, built by runners, judged by the verdict.
+
+A failing system is a value here, never an exception: a runner returns a
+``StepOutcome`` whose status says FAIL, with one line of reason in ``summary``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.status import Status, worst
+
+StepKind = Literal["load", "contract", "chaos"]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One way an observed artifact differs from what was expected (pact, probe, ...)."""
+
+    path: str
+    expected: str
+    actual: str
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """One judged criterion (or interaction, or probe): a row in verdict.json and a
+    testcase in junit.xml."""
+
+    name: str
+    status: Status
+    observed: float | str | None = None
+    threshold: float | str | None = None
+    unit: str = ""
+    phase: str | None = None
+    reason: str = ""
+    at_s: float | None = None  # seconds since step start when decided (live breaches)
+    mismatches: tuple[Mismatch, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "status": self.status.value,
+            "observed": self.observed,
+            "threshold": self.threshold,
+            "unit": self.unit,
+            "phase": self.phase,
+        }
+        if self.reason:
+            data["reason"] = self.reason
+        if self.at_s is not None:
+            data["at_s"] = round(self.at_s, 3)
+        if self.mismatches:
+            data["mismatches"] = [
+                {"path": m.path, "expected": m.expected, "actual": m.actual, "kind": m.kind}
+                for m in self.mismatches
+            ]
+        return data
+
+
+@dataclass(frozen=True)
+class PhaseMark:
+    """A chaos phase boundary, in wall-clock seconds (time.time())."""
+
+    phase: Literal["baseline", "fault", "recovery"]
+    at: float
+    detail: str = ""
+
+
+@dataclass
+class StageTimeline:
+    """Phase marks shared by the steps of one stage (chaos writes, load reads)."""
+
+    marks: list[PhaseMark] = field(default_factory=list)
+
+    def mark(self, phase: Literal["baseline", "fault", "recovery"], at: float, detail: str = "") -> None:
+        self.marks.append(PhaseMark(phase, at, detail))
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """The result of one step.
+
+    ``status`` must be consistent with ``criteria``: use :func:`judged` to derive it.
+    ``finalize`` is called by the engine once every step of the stage has ended,
+    with the stage's phase timeline; it returns the final outcome (used by load
+    steps whose criteria name a chaos phase).
+    """
+
+    name: str
+    kind: StepKind
+    status: Status
+    summary: str
+    criteria: tuple[CriterionResult, ...] = ()
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    artifacts: tuple[Path, ...] = ()
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    finalize: Callable[[StageTimeline], StepOutcome] | None = None
+
+    def with_(self, **changes: Any) -> StepOutcome:
+        return replace(self, **changes)
+
+
+def judged(criteria: tuple[CriterionResult, ...] | list[CriterionResult]) -> Status:
+    """Status of a step from its criteria: worst wins; no criterion judged -> ERROR."""
+    status = worst(c.status for c in criteria)
+    return Status.ERROR if status is Status.SKIPPED else status
+
+
+def error_outcome(name: str, kind: StepKind, reason: str, **extra: Any) -> StepOutcome:
+    """An ERROR outcome with a one-line reason (bad input, tool did not run, harness bug)."""
+    return StepOutcome(name=name, kind=kind, status=Status.ERROR, summary=reason, **extra)
