@@ -77,7 +77,9 @@ class StageTimeline:
 
     marks: list[PhaseMark] = field(default_factory=list)
 
-    def mark(self, phase: Literal["baseline", "fault", "recovery"], at: float, detail: str = "") -> None:
+    def mark(
+        self, phase: Literal["baseline", "fault", "recovery"], at: float, detail: str = ""
+    ) -> None:
         self.marks.append(PhaseMark(phase, at, detail))
 
 

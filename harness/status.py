@@ -7,10 +7,10 @@ only skips means nothing ran (which the verdict turns into ERROR at run level).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     SKIPPED = "skipped"
     PASS = "pass"
     FAIL = "fail"

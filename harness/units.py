@@ -21,7 +21,7 @@ _MILLIS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0}
 
 
 def parse_duration_s(text: str | int | float) -> float:
-    """"10m" -> 600.0; "90s" -> 90.0; "250ms" -> 0.25. Bare numbers are refused."""
+    """ "10m" -> 600.0; "90s" -> 90.0; "250ms" -> 0.25. Bare numbers are refused."""
     if isinstance(text, bool) or not isinstance(text, str):
         raise ValueError(f"expected a duration with a unit such as '90s' or '10m', got {text!r}")
     match = _DURATION_RE.match(text)
@@ -31,7 +31,7 @@ def parse_duration_s(text: str | int | float) -> float:
 
 
 def parse_latency_ms(text: str | int | float) -> float:
-    """"100ms" -> 100.0; "1.5s" -> 1500.0; "250us" -> 0.25."""
+    """ "100ms" -> 100.0; "1.5s" -> 1500.0; "250us" -> 0.25."""
     if isinstance(text, bool) or not isinstance(text, str):
         raise ValueError(f"expected a latency with a unit such as '100ms', got {text!r}")
     match = _LATENCY_RE.match(text)
@@ -41,7 +41,7 @@ def parse_latency_ms(text: str | int | float) -> float:
 
 
 def parse_rate(text: str | int | float) -> float:
-    """"0.1%" -> 0.001; "0.05" -> 0.05 (a fraction). Must lie in [0, 1]."""
+    """ "0.1%" -> 0.001; "0.05" -> 0.05 (a fraction). Must lie in [0, 1]."""
     if isinstance(text, bool):
         raise ValueError(f"expected a rate such as '0.1%', got {text!r}")
     if isinstance(text, int | float):
