@@ -1,0 +1,181 @@
+"""The serving HTTP API (FastAPI), one instance per gunicorn worker.
+
+Gunicorn loads ``testbed.serving.app:create_app()`` in each worker (no preload), so each
+replica loads the model itself.
+
+- ``POST /predict`` {features: [8 floats]} -> {prediction, probability, model_version}
+- ``GET /health`` (process up), ``GET /ready`` (model loaded), ``GET /model-info``
+- ``GET /metrics`` (Prometheus text, all replicas)
+- ``GET|PUT|DELETE /admin/faults`` (admin bearer token)
+
+Faults and the rate limit apply to ``/predict`` and ``/model-info`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from testbed.faults import FaultSpecError, FaultState, fault_state_from_json, write_fault_state
+from testbed.serving.metrics import (
+    METRICS_CONTENT_TYPE,
+    PREDICTION_LATENCY,
+    PREDICTIONS,
+    render_metrics,
+)
+from testbed.serving.model import FEATURE_COUNT, MODEL_NAME, MODEL_VERSION
+from testbed.serving.replica import Refusal, Replica, apply_fragile
+from testbed.serving.settings import settings_from_env
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    features: Annotated[
+        list[FiniteFloat], Field(min_length=FEATURE_COUNT, max_length=FEATURE_COUNT)
+    ]
+
+
+def _state_json(state: FaultState, replica: Replica) -> dict[str, Any]:
+    return {
+        **state.to_json(),
+        "stall_until": state.stall_until() or None,
+        "pod": replica.pod_name,
+        "problem": replica.faults.problem or None,
+    }
+
+
+def create_app() -> FastAPI:
+    replica = Replica(settings_from_env())
+    pod_headers = {"X-Pod": replica.pod_name, "X-Pod-Pid": str(replica.pid)}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        watcher = asyncio.create_task(replica.watch())
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            replica.close()
+
+    app = FastAPI(title="testbed model serving", version=MODEL_VERSION, lifespan=lifespan)
+
+    def answer(status: int, body: dict[str, Any]) -> JSONResponse:
+        return JSONResponse(body, status_code=status, headers=pod_headers)
+
+    def refuse(refusal: Refusal) -> JSONResponse:
+        return answer(refusal.status, {"error": refusal.error, "detail": refusal.detail})
+
+    def admin_refusal(request: Request) -> JSONResponse | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return JSONResponse(
+                {"error": "unauthorized", "detail": "admin bearer token required"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if secrets.compare_digest(token, replica.tokens["admin"]):
+            return None
+        if any(secrets.compare_digest(token, replica.tokens[r]) for r in ("read", "write")):
+            return JSONResponse(
+                {"error": "forbidden", "detail": "this token may not change faults"},
+                status_code=403,
+            )
+        return JSONResponse(
+            {"error": "unauthorized", "detail": "unknown token"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        return answer(200, {"status": "ok", "pod": replica.pod_name})
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        if replica.model is None:
+            return answer(503, {"status": "not ready", "reason": replica.load_error})
+        return answer(200, {"status": "ready", "pod": replica.pod_name})
+
+    @app.get("/model-info")
+    async def model_info() -> JSONResponse:
+        refusal = await replica.guard()
+        if refusal is not None:
+            return refuse(refusal)
+        return answer(
+            200, {"name": MODEL_NAME, "version": MODEL_VERSION, "features": FEATURE_COUNT}
+        )
+
+    @app.post("/predict")
+    async def predict(body: PredictRequest) -> JSONResponse:
+        started = time.perf_counter()
+        refusal = await replica.guard()
+        if refusal is not None or replica.model is None:
+            response = refuse(refusal or Refusal(503, "not_ready", replica.load_error))
+        else:
+            result = replica.model.predict(body.features)
+            response = answer(
+                200,
+                {
+                    "prediction": result.prediction,
+                    "probability": result.probability,
+                    "model_version": MODEL_VERSION,
+                },
+            )
+        PREDICTIONS.labels(MODEL_NAME, MODEL_VERSION, str(response.status_code)).inc()
+        PREDICTION_LATENCY.labels(MODEL_NAME, MODEL_VERSION).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(render_metrics(), media_type=METRICS_CONTENT_TYPE)
+
+    @app.get("/admin/faults")
+    async def get_faults(request: Request) -> JSONResponse:
+        refusal = admin_refusal(request)
+        if refusal is not None:
+            return refusal
+        return answer(200, _state_json(replica.faults.current(), replica))
+
+    @app.put("/admin/faults")
+    async def put_faults(request: Request) -> JSONResponse:
+        refusal = admin_refusal(request)
+        if refusal is not None:
+            return refusal
+        try:
+            data = await request.json()
+        except ValueError:
+            return answer(400, {"error": "bad_request", "detail": "body is not JSON"})
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k != "set_at"}  # a PUT starts now
+        try:
+            state = fault_state_from_json(data, source="request body")
+        except FaultSpecError as exc:
+            return answer(422, {"error": "invalid_fault", "detail": str(exc)})
+        return apply(state)
+
+    @app.delete("/admin/faults")
+    async def delete_faults(request: Request) -> JSONResponse:
+        refusal = admin_refusal(request)
+        if refusal is not None:
+            return refusal
+        return apply(FaultState(set_at=time.time()))
+
+    def apply(state: FaultState) -> JSONResponse:
+        write_fault_state(replica.settings.fault_state_path, state)
+        apply_fragile(replica.settings, state)
+        return answer(200, _state_json(replica.sync(), replica))
+
+    return app

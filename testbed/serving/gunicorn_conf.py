@@ -1,0 +1,44 @@
+"""Gunicorn settings and hooks of the serving replicas.
+
+Used as ``--config python:testbed.serving.gunicorn_conf``.
+
+Tuned so a killed worker is replaced fast: no preload (each worker loads the model itself),
+small graceful timeout, the master notices a dead worker on SIGCHLD and forks a new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+worker_class = "uvicorn_worker.UvicornWorker"
+preload_app = False
+timeout = 30
+graceful_timeout = 3
+keepalive = 5
+backlog = 2048
+accesslog = None
+loglevel = "info"
+control_socket_disable = True  # gunicorn 27 would share ~/.gunicorn/gunicorn.ctl across testbeds
+
+
+def _pods_dir() -> Path:
+    return Path(os.environ["TESTBED_PODS_DIR"])
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    from testbed.serving.pods import new_pod_record, write_pod_record
+
+    write_pod_record(_pods_dir(), new_pod_record(os.getpid(), int(worker.age)))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    from testbed.serving.pods import remove_pod_record
+
+    with contextlib.suppress(Exception):
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+    remove_pod_record(_pods_dir(), int(worker.pid))

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the serving replicas (prometheus-client multiprocess mode).
+
+``PROMETHEUS_MULTIPROC_DIR`` is set by the deployment before the workers start, so the
+values of every replica land in files there and ``/metrics`` on any replica aggregates all.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+PREDICTIONS = Counter(
+    "ml_predictions",
+    "Prediction requests answered, by HTTP status",
+    ["model", "version", "status"],
+)
+PREDICTION_LATENCY = Histogram(
+    "ml_prediction_latency_seconds",
+    "Time to answer POST /predict (injected faults included)",
+    ["model", "version"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+def render_metrics() -> bytes:
+    """All replicas' metrics in the Prometheus text format."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)

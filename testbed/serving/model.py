@@ -1,0 +1,77 @@
+"""The served model: a scikit-learn classifier trained deterministically on synthetic data.
+
+Trained once at ``up`` (fixed seed, so every run serves the same model) and saved with
+joblib; each serving replica loads the file when it boots.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODEL_NAME = "churn-classifier"
+MODEL_VERSION = "1.0.0"
+FEATURE_COUNT = 8
+TRAINING_SEED = 20240501
+TRAINING_SAMPLES = 4000
+
+
+@dataclass(frozen=True)
+class Prediction:
+    prediction: int
+    probability: float
+
+
+class LoadedModel:
+    """A loaded classifier; ``predict`` takes one row of ``FEATURE_COUNT`` floats."""
+
+    def __init__(self, estimator: Any) -> None:
+        self._estimator = estimator
+
+    def predict(self, features: list[float]) -> Prediction:
+        import numpy as np
+
+        row = np.asarray([features], dtype=np.float64)
+        probabilities = self._estimator.predict_proba(row)[0]
+        label = int(probabilities.argmax())
+        return Prediction(prediction=label, probability=float(probabilities[label]))
+
+
+def train_model(path: Path) -> Path:
+    """Train the classifier (deterministic) and save it atomically to ``path``."""
+    import joblib  # type: ignore[import-untyped]
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    features, labels = make_classification(
+        n_samples=TRAINING_SAMPLES,
+        n_features=FEATURE_COUNT,
+        n_informative=5,
+        n_redundant=1,
+        random_state=TRAINING_SEED,
+    )
+    estimator = GradientBoostingClassifier(
+        n_estimators=40, max_depth=3, random_state=TRAINING_SEED
+    ).fit(features, labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".model-", dir=path.parent)
+    os.close(fd)
+    try:
+        joblib.dump(estimator, tmp_name)
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return path
+
+
+def load_model(path: Path) -> LoadedModel:
+    """Load a saved classifier; raises FileNotFoundError when the artifact is gone."""
+    import joblib
+
+    if not path.is_file():
+        raise FileNotFoundError(f"model artifact {path} does not exist")
+    return LoadedModel(joblib.load(path))

@@ -1,0 +1,154 @@
+"""One serving replica (a gunicorn worker): its model, fault switch, rate limit and pod record."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from testbed.faults import ErrorFault, FaultState, LatencyFault
+from testbed.serving.fault_switch import FaultSwitch
+from testbed.serving.model import LoadedModel, load_model
+from testbed.serving.pods import (
+    PodRecord,
+    new_pod_record,
+    read_pod_record,
+    write_pod_record,
+)
+from testbed.serving.rate_limit import SharedTokenBucket
+from testbed.serving.settings import ServingSettings
+
+_log = logging.getLogger("testbed.serving")
+RELOAD_INTERVAL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request the faults (or an unloaded model) answer instead of the model."""
+
+    status: int
+    error: str
+    detail: str
+
+
+def fetch_model_artifact(source: Path, target: Path) -> None:
+    """Copy the trained artifact into the deployed location (atomic)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".fetch-", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp_name)
+        os.replace(tmp_name, target)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+
+
+def evict_model_artifact(target: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()
+
+
+def apply_fragile(settings: ServingSettings, state: FaultState) -> None:
+    """fragile on: the deployed artifact is gone; off: fetched again from the source."""
+    if state.fragile:
+        evict_model_artifact(settings.model_path)
+    elif not settings.model_path.exists() and settings.model_source_path.exists():
+        fetch_model_artifact(settings.model_source_path, settings.model_path)
+
+
+class Replica:
+    def __init__(self, settings: ServingSettings) -> None:
+        self.settings = settings
+        self.pid = os.getpid()
+        record = read_pod_record(settings.pods_dir, self.pid)
+        self.pod = record if record is not None else new_pod_record(self.pid, self.pid)
+        self.faults = FaultSwitch(settings.fault_state_path)
+        self.bucket = SharedTokenBucket(settings.rate_limit_path)
+        self.tokens = _read_tokens(settings.tokens_file)
+        self.model: LoadedModel | None = None
+        self.load_error = ""
+        self._last_load_attempt = 0.0
+        self.load()
+
+    @property
+    def pod_name(self) -> str:
+        return self.pod.name
+
+    def load(self) -> None:
+        """Load the deployed artifact; on failure stay up but not ready (and say why)."""
+        self._last_load_attempt = time.monotonic()
+        try:
+            self.model = load_model(self.settings.model_path)
+            self.load_error = ""
+            _log.info("pod %s (pid %d) loaded the model", self.pod_name, self.pid)
+        except Exception as exc:  # any load failure leaves the replica unready
+            self.model = None
+            self.load_error = f"model not loaded: {exc}"
+            _log.error("pod %s (pid %d): %s", self.pod_name, self.pid, self.load_error)
+        self._publish()
+
+    def _publish(self) -> None:
+        self.pod = PodRecord(
+            pid=self.pid,
+            ordinal=self.pod.ordinal,
+            ready=self.model is not None,
+            booted_at=self.pod.booted_at,
+            reason=self.load_error,
+        )
+        with contextlib.suppress(OSError):
+            write_pod_record(self.settings.pods_dir, self.pod)
+
+    def sync(self) -> FaultState:
+        """Apply the current fault state's side effects; retry loading when allowed."""
+        state = self.faults.current()
+        apply_fragile(self.settings, state)
+        if (
+            self.model is None
+            and not state.fragile
+            and time.monotonic() - self._last_load_attempt >= RELOAD_INTERVAL_S
+        ):
+            self.load()
+        return state
+
+    async def watch(self, interval_s: float = 0.25) -> None:
+        """Background loop: fault side effects apply even when no request arrives."""
+        while True:
+            try:
+                self.sync()
+            except OSError as exc:
+                _log.warning("fault sync failed: %s", exc)
+            await asyncio.sleep(interval_s)
+
+    async def guard(self) -> Refusal | None:
+        """Apply rate limit and faults to a /predict or /model-info request."""
+        state = self.faults.current()
+        if state.rate_limit_rps is not None and not self.bucket.try_take(state.rate_limit_rps):
+            return Refusal(429, "rate_limited", f"over {state.rate_limit_rps:g} requests/s")
+        stall_left_s = state.stall_until() - time.time()
+        if stall_left_s > 0:
+            await asyncio.sleep(stall_left_s)
+        latency = state.find("latency")
+        if isinstance(latency, LatencyFault):
+            await asyncio.sleep(self.faults.next_delay_s(latency))
+        errors = state.find("errors")
+        if isinstance(errors, ErrorFault) and self.faults.should_fail(errors):
+            return Refusal(errors.status, "injected_error", "fault 'errors' answered this request")
+        if self.model is None:
+            return Refusal(503, "not_ready", self.load_error or "model not loaded")
+        return None
+
+    def close(self) -> None:
+        self.bucket.close()
+
+
+def _read_tokens(path: Path) -> dict[str, str]:
+    data = json.loads(path.read_text())
+    return {role: str(data[role]) for role in ("read", "write", "admin")}
