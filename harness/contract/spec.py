@@ -1,12 +1,82 @@
-"""The suite-file model of a contract step. Owned by the contract stage."""
+"""The suite-file model of a contract step. Owned by the contract stage.
+
+A contract step verifies one provider (``model-registry`` or ``model-serving``)
+against the pacts its consumers wrote, either from a local directory (``pacts``)
+or from a Pact Broker (``broker.enabled``; URL and token from the environment
+variables ``PACT_BROKER_BASE_URL`` and ``PACT_BROKER_TOKEN``, never from the suite).
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.config.step_base import StepBase
+from harness.units import DurationS
+
+BROKER_URL_ENV = "PACT_BROKER_BASE_URL"
+BROKER_TOKEN_ENV = "PACT_BROKER_TOKEN"
+
+
+class ConsumerVersionSelector(BaseModel):
+    """One consumer version selector, as the broker's pacts-for-verification takes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    main_branch: bool = False
+    branch: str | None = None
+    deployed_or_released: bool = False
+    deployed: bool = False
+    released: bool = False
+    environment: str | None = None
+    latest: bool | None = None
+    consumer: str | None = None
+
+    def to_broker(self) -> dict[str, object]:
+        """The selector in the broker's JSON spelling (camelCase, unset keys left out)."""
+        raw: dict[str, object] = {
+            "mainBranch": self.main_branch or None,
+            "branch": self.branch,
+            "deployedOrReleased": self.deployed_or_released or None,
+            "deployed": self.deployed or None,
+            "released": self.released or None,
+            "environment": self.environment,
+            "latest": self.latest,
+            "consumer": self.consumer,
+        }
+        return {key: value for key, value in raw.items() if value is not None}
+
+
+class CanIDeploy(BaseModel):
+    """A can-i-deploy check, judged as one criterion of the step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    pacticipant: str | None = Field(default=None, description="default: the step's provider")
+    version: str | None = Field(default=None, description="default: broker.provider_version")
+    to_environment: str | None = "production"
+
+
+class BrokerOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    consumer_version_selectors: list[ConsumerVersionSelector] = Field(
+        default_factory=lambda: [
+            ConsumerVersionSelector(main_branch=True),
+            ConsumerVersionSelector(deployed_or_released=True),
+        ]
+    )
+    include_pending: bool = True
+    include_wip_since: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD"
+    )
+    publish_results: bool = False
+    provider_version: str | None = None
+    provider_branch: str | None = None
+    can_i_deploy: CanIDeploy = Field(default_factory=CanIDeploy)
 
 
 class ContractStep(StepBase):
@@ -15,3 +85,7 @@ class ContractStep(StepBase):
     pacts: str = "contracts/pacts"
     consumers: list[str] = Field(default_factory=list)
     service: Literal["serving", "registry", "orchestrator"] = "registry"
+    request_timeout: DurationS = Field(
+        default=5.0, description="per request the verifier sends to the provider"
+    )
+    broker: BrokerOptions = Field(default_factory=BrokerOptions)

@@ -1,0 +1,365 @@
+"""The contract stage: verify a provider against its consumers' pacts.
+
+``STAGE.run`` selects the pacts (local directory, or fetched from a Pact Broker),
+counts their interactions, writes a plan and runs
+``python -m harness.contract.verifier`` in a child process with a hard deadline
+(interpreter: ``$HARNESS_PACT_VERIFIER_PYTHON`` or ``sys.executable``). Every
+interaction becomes a criterion; zero interactions, a count that does not add up, a
+crashed, hung or garbled verifier are ERROR with the reason, never PASS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+import harness
+from harness.contract.broker import BrokerClient, BrokerError
+from harness.contract.pactfile import (
+    Interaction,
+    PactFileError,
+    PactSelection,
+    parse_pact,
+    read_pact,
+    select_pacts,
+)
+from harness.contract.plan import TOKENS_ENV, BrokerSource, VerifyPass, VerifyPlan
+from harness.contract.results import ResultsError, judge, read_results
+from harness.contract.spec import BROKER_TOKEN_ENV, BROKER_URL_ENV, ContractStep
+from harness.events import StepProgressed
+from harness.outcome import CriterionResult, StepOutcome, error_outcome, judged
+from harness.process import run_to_end
+from harness.runner import Problem, StepContext
+from harness.status import Status
+from harness.target import Target
+
+VERIFIER_PYTHON_ENV = "HARNESS_PACT_VERIFIER_PYTHON"
+_HARNESS_ROOT = Path(harness.__file__).resolve().parent.parent
+_SCOPE_ORDER = {"read": 0, "write": 1, "admin": 2, None: 3}
+
+
+def verifier_python() -> str:
+    return os.environ.get(VERIFIER_PYTHON_ENV) or sys.executable
+
+
+def provider_url(spec: ContractStep, target: Target) -> str:
+    return {
+        "registry": target.registry_url,
+        "serving": target.serving_url,
+        "orchestrator": target.orchestrator_url,
+    }[spec.service]
+
+
+def plan_passes(interactions: Sequence[Interaction]) -> tuple[VerifyPass, ...]:
+    """One verifier pass per token scope (custom headers apply to every request of a
+    pass, so 401/403 interactions that carry no or a literal token run apart)."""
+    groups: dict[str | None, list[str]] = {}
+    for interaction in interactions:
+        names = groups.setdefault(interaction.scope, [])
+        if interaction.description not in names:
+            names.append(interaction.description)
+    return tuple(
+        VerifyPass(scope, tuple(sorted(names)))  # type: ignore[arg-type]
+        for scope, names in sorted(groups.items(), key=lambda kv: _SCOPE_ORDER[kv[0]])
+    )
+
+
+def run_prefix(run_id: str) -> str:
+    """Names of models the provider states create: unique per run, easy to spot."""
+    safe = re.sub(r"[^A-Za-z0-9]", "", run_id)[-12:] or "run"
+    return f"harness-{safe}-{uuid.uuid4().hex[:6]}"
+
+
+def redact_file(path: Path, secrets: Sequence[str]) -> None:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    cleaned = text
+    for secret in secrets:
+        cleaned = cleaned.replace(secret, "***")
+    if cleaned != text:
+        path.write_text(cleaned, encoding="utf-8")
+
+
+class ContractStage:
+    kind = "contract"
+
+    def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
+        assert isinstance(spec, ContractStep)
+        problems: list[Problem] = []
+        if spec.criteria:
+            problems.append(
+                Problem(
+                    suite_file,
+                    None,
+                    f"{spec.name}.criteria",
+                    "a contract step is judged per interaction; it takes no criteria",
+                )
+            )
+        if spec.broker.enabled:
+            if not os.environ.get(BROKER_URL_ENV):
+                problems.append(
+                    Problem(
+                        suite_file,
+                        None,
+                        f"{spec.name}.broker",
+                        f"broker.enabled needs ${BROKER_URL_ENV} in the environment",
+                    )
+                )
+            if spec.broker.publish_results and not spec.broker.provider_version:
+                problems.append(
+                    Problem(
+                        suite_file,
+                        None,
+                        f"{spec.name}.broker.provider_version",
+                        "publish_results needs a provider_version",
+                    )
+                )
+            cid = spec.broker.can_i_deploy
+            if cid.enabled and not (cid.version or spec.broker.provider_version):
+                problems.append(
+                    Problem(
+                        suite_file,
+                        None,
+                        f"{spec.name}.broker.can_i_deploy.version",
+                        "can_i_deploy needs a version (or broker.provider_version)",
+                    )
+                )
+            return problems
+        try:
+            select_pacts(base_dir / spec.pacts, spec.provider, spec.consumers)
+        except PactFileError as exc:
+            problems.append(Problem(suite_file, None, f"{spec.name}.pacts", str(exc)))
+        return problems
+
+    async def run(self, ctx: StepContext) -> StepOutcome:
+        spec = ctx.spec
+        assert isinstance(spec, ContractStep)
+        started = time.time()
+        ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
+        artifacts: list[Path] = []
+        criteria: list[CriterionResult] = []
+        broker_url = os.environ.get(BROKER_URL_ENV, "")
+        broker_token = os.environ.get(BROKER_TOKEN_ENV) or None
+
+        def error(reason: str) -> StepOutcome:
+            return error_outcome(
+                spec.name,
+                "contract",
+                reason,
+                criteria=tuple(criteria),
+                artifacts=tuple(artifacts),
+                started_at=started,
+                finished_at=time.time(),
+            )
+
+        pact_dir = ctx.artifact_dir / "pacts"
+        shutil.rmtree(pact_dir, ignore_errors=True)
+        pact_dir.mkdir()
+        broker_source: BrokerSource | None = None
+        try:
+            if spec.broker.enabled:
+                if not broker_url:
+                    return error(f"broker.enabled but ${BROKER_URL_ENV} is not set")
+                selection = await self._fetch_from_broker(spec, broker_url, broker_token, pact_dir)
+                broker_source = BrokerSource(
+                    url=broker_url,
+                    selectors=tuple(s.to_broker() for s in spec.broker.consumer_version_selectors),
+                    include_pending=spec.broker.include_pending,
+                    include_wip_since=spec.broker.include_wip_since,
+                    publish_version=spec.broker.provider_version
+                    if spec.broker.publish_results
+                    else None,
+                    publish_branch=spec.broker.provider_branch,
+                    provider_branch=spec.broker.provider_branch,
+                )
+            else:
+                selection = select_pacts(ctx.base_dir / spec.pacts, spec.provider, spec.consumers)
+                for pact in selection.files:
+                    shutil.copyfile(pact.path, pact_dir / pact.path.name)
+        except (PactFileError, BrokerError) as exc:
+            return error(str(exc))
+        artifacts.extend(sorted(pact_dir.glob("*.json")))
+        interactions = selection.interactions
+        ctx.emit(
+            StepProgressed(
+                step=spec.name,
+                message=f"verifying {len(interactions)} interactions of {spec.provider} for "
+                f"{', '.join(selection.consumers)}",
+            )
+        )
+
+        plan = VerifyPlan(
+            provider=spec.provider,
+            provider_url=provider_url(spec, ctx.target),
+            passes=plan_passes(interactions),
+            pact_files=tuple(str(p.path.resolve()) for p in selection.files)
+            if broker_source is None
+            else (),
+            consumers=tuple(spec.consumers),
+            broker=broker_source,
+            registry_url=ctx.target.registry_url if spec.service == "registry" else None,
+            run_prefix=run_prefix(ctx.run_id),
+            request_timeout_ms=int(spec.request_timeout * 1000),
+        )
+        plan_path = ctx.work_dir / "pact-plan.json"
+        plan.write(plan_path)
+        results_path = ctx.artifact_dir / "pact-results.json"
+        results_path.unlink(missing_ok=True)
+        stdout_path = ctx.artifact_dir / "verifier.stdout.log"
+        stderr_path = ctx.artifact_dir / "verifier.stderr.log"
+        tokens = ctx.target.tokens
+        secrets = [t for t in (tokens.read, tokens.write, tokens.admin, broker_token) if t]
+        env = dict(os.environ)
+        env.update(
+            {
+                "PACT_DO_NOT_TRACK": "true",
+                TOKENS_ENV: json.dumps(
+                    {"read": tokens.read, "write": tokens.write, "admin": tokens.admin}
+                ),
+                "PYTHONPATH": os.pathsep.join(
+                    [str(_HARNESS_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+                ),
+            }
+        )
+        if ctx.target.manifest_path is not None:
+            env["TESTBED_MANIFEST"] = str(ctx.target.manifest_path)
+        timeout_s = max(1.0, min(spec.timeout, ctx.deadline_s) - 2.0)
+        try:
+            finished = await run_to_end(
+                [
+                    verifier_python(),
+                    "-m",
+                    "harness.contract.verifier",
+                    str(plan_path),
+                    str(results_path),
+                ],
+                cwd=ctx.work_dir,
+                stdout_path=stdout_path,
+                stderr_path=stderr_path,
+                timeout_s=timeout_s,
+                env=env,
+                grace_s=2.0,
+            )
+        finally:
+            for path in (stdout_path, stderr_path, results_path):
+                redact_file(path, secrets)
+        artifacts += [p for p in (results_path, stdout_path, stderr_path) if p.exists()]
+        if finished.timed_out:
+            return error(f"pact verifier did not finish within {timeout_s:.0f}s (killed)")
+        if finished.returncode != 0:
+            tail = finished.tail(3).replace("\n", " | ")
+            return error(f"pact verifier exited with code {finished.returncode}: {tail}")
+        try:
+            judgement = judge(interactions, read_results(results_path))
+        except ResultsError as exc:
+            return error(str(exc))
+        criteria.extend(judgement.criteria)
+        if spec.broker.enabled and spec.broker.can_i_deploy.enabled:
+            criteria.append(await self._can_i_deploy(spec, broker_url, broker_token))
+        metrics = {
+            "interactions_expected": judgement.expected,
+            "interactions_verified": judgement.verified,
+            "interactions_failed": judgement.failed,
+            "consumers": list(selection.consumers),
+            "verifier_passes_s": list(judgement.durations_s),
+        }
+        if judgement.error:
+            return error(judgement.error).with_(metrics=metrics)
+        status = judged(criteria)
+        summary = (
+            f"{judgement.verified - judgement.failed}/{judgement.expected} interactions of "
+            f"{spec.provider} verified"
+            + (f", {judgement.failed} failed" if judgement.failed else "")
+        )
+        if status is Status.ERROR:
+            reasons = [c.reason for c in criteria if c.status is Status.ERROR]
+            summary = f"{summary}; {reasons[0] if reasons else 'error'}"
+        return StepOutcome(
+            name=spec.name,
+            kind="contract",
+            status=status,
+            summary=summary,
+            criteria=tuple(criteria),
+            metrics=metrics,
+            artifacts=tuple(artifacts),
+            started_at=started,
+            finished_at=time.time(),
+        )
+
+    async def _fetch_from_broker(
+        self, spec: ContractStep, url: str, token: str | None, pact_dir: Path
+    ) -> PactSelection:
+        async with BrokerClient(url, token) as client:
+            fetched = await client.pacts_for_verification(
+                spec.provider,
+                selectors=[s.to_broker() for s in spec.broker.consumer_version_selectors],
+                include_pending=spec.broker.include_pending,
+                include_wip_since=spec.broker.include_wip_since,
+                provider_branch=spec.broker.provider_branch,
+            )
+        if not fetched:
+            raise PactFileError(
+                f"the broker has no pacts for provider {spec.provider!r} matching the selectors"
+            )
+        files = []
+        for index, pact in enumerate(fetched):
+            parsed = parse_pact(pact.content, Path(pact.url))
+            if spec.consumers and parsed.consumer not in spec.consumers:
+                continue
+            path = pact_dir / f"{index:02d}-{parsed.consumer}-{parsed.provider}.json"
+            path.write_text(json.dumps(pact.content, indent=2), encoding="utf-8")
+            files.append(read_pact(path))
+        if spec.consumers and not files:
+            raise PactFileError(
+                f"consumer filter {spec.consumers} matches no pact the broker has for "
+                f"{spec.provider!r}"
+            )
+        if any(f.provider != spec.provider for f in files):
+            raise PactFileError(
+                f"the broker returned pacts for a provider other than {spec.provider!r}"
+            )
+        selection = PactSelection(tuple(files))
+        if not selection.interactions:
+            raise PactFileError(f"the broker's pacts for {spec.provider!r} hold no interaction")
+        return selection
+
+    async def _can_i_deploy(
+        self, spec: ContractStep, url: str, token: str | None
+    ) -> CriterionResult:
+        cid = spec.broker.can_i_deploy
+        pacticipant = cid.pacticipant or spec.provider
+        version = cid.version or spec.broker.provider_version or ""
+        name = f"can-i-deploy {pacticipant} {version}" + (
+            f" to {cid.to_environment}" if cid.to_environment else ""
+        )
+        try:
+            async with BrokerClient(url, token) as client:
+                check = await client.can_i_deploy(pacticipant, version, cid.to_environment)
+        except BrokerError as exc:
+            return CriterionResult(name=name, status=Status.ERROR, reason=str(exc))
+        if check.deployable is None:
+            return CriterionResult(
+                name=name,
+                status=Status.ERROR,
+                observed="unknown",
+                reason=check.reason or "the broker could not decide",
+            )
+        return CriterionResult(
+            name=name,
+            status=Status.PASS if check.deployable else Status.FAIL,
+            observed="deployable" if check.deployable else "not deployable",
+            threshold="deployable",
+            reason=check.reason,
+        )
+
+
+STAGE = ContractStage()
