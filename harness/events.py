@@ -136,3 +136,10 @@ class RunFinished(Event):
 
 
 Emit = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class FaultsRecovered(Event):
+    """Faults left behind by an earlier run, reverted before this run started."""
+
+    reverted: tuple[str, ...]

@@ -1,0 +1,217 @@
+"""The command line: ``harness run | validate | recover``.
+
+Exit codes: 0 PASS, 1 FAIL, 2 ERROR or invalid input, 130 interrupted.
+User mistakes are reported as ``file:line: field: message``, never as a
+traceback; an unexpected exception is an "internal error" (exit 2), with its
+traceback only under ``--debug``.
+
+Plug-ins: ``HARNESS_PLUGINS="module:function,..."`` names functions called at
+start-up (before the suite is read) that may call
+:func:`harness.stages.register_stage` to add step kinds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
+
+from rich.console import Console
+
+from harness import stages as stage_registry
+from harness.config import load_suite
+from harness.config.suite import TargetKindName
+from harness.engine import (
+    RunOptions,
+    RunResult,
+    interrupted_before_start,
+    new_run_id,
+    run_suite,
+)
+from harness.events import Emit, RunInterrupted
+from harness.paths import project_root
+from harness.plan import Suite
+from harness.reporters import fan_out, write_reports
+from harness.reporters.console import ConsoleReporter
+from harness.reporters.event_log import EventLog
+from harness.runner import Problem
+
+EXIT_INVALID = 2
+EXIT_INTERRUPTED = 130
+DEFAULT_SUITE = "suites/smoke.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser = argparse.ArgumentParser(
+        prog="harness",
+        description="One PASS / FAIL verdict for an ML platform release.",
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", parents=[common], help="run a suite and give a verdict")
+    run.add_argument("suite", nargs="?", default=None, help=f"suite file (default {DEFAULT_SUITE})")
+    run.add_argument(
+        "--report-dir", type=Path, default=None, help="where reports go (default reports/<run-id>/)"
+    )
+    run.add_argument(
+        "--target",
+        choices=["local", "external", "kubernetes"],
+        default=None,
+        help="override the suite's target.kind",
+    )
+    run.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="local testbed fault switch (repeatable), to prove the verdict catches defects",
+    )
+    run.add_argument("--dry-run", action="store_true", help="chaos steps inject nothing")
+    validate = commands.add_parser(
+        "validate", parents=[common], help="check a suite and what it references; start nothing"
+    )
+    validate.add_argument("suite", help="suite file")
+    commands.add_parser(
+        "recover", parents=[common], help="revert faults left behind by a run that was killed"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            return validate_command(args.suite)
+        if args.command == "recover":
+            return recover_command()
+        return run_command(args)
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        print(f"harness: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print("harness: run with --debug for the traceback", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def resolve_suite_path(given: str | None) -> Path:
+    """A suite path as given (relative to the cwd), else relative to the project root."""
+    if given is None:
+        return project_root() / DEFAULT_SUITE
+    path = Path(given)
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    return project_root() / path
+
+
+def _load(given: str | None) -> tuple[Suite | None, list[Problem]]:
+    plugin_problems = stage_registry.load_plugins()
+    if plugin_problems:
+        env = Path("$HARNESS_PLUGINS")
+        return None, [Problem(env, None, "plugins", line) for line in plugin_problems]
+    return load_suite(resolve_suite_path(given), base_dir=project_root())
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"harness: {len(problems)} problem(s) found", file=sys.stderr)
+
+
+def validate_command(given: str) -> int:
+    suite, problems = _load(given)
+    if suite is None:
+        _print_problems(problems)
+        return EXIT_INVALID
+    kinds = sorted({step.kind for step in suite.steps})
+    print(
+        f"{suite.path}: suite {suite.name!r} is valid: {len(suite.stages)} stage(s), "
+        f"{len(suite.steps)} step(s) ({', '.join(kinds)}), target {suite.target.kind}"
+    )
+    return 0
+
+
+def recover_command() -> int:
+    try:
+        from harness.chaos.recovery import recover_all
+    except ImportError as exc:
+        print(
+            f"harness: the chaos stage is not available ({exc}); nothing to recover",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    lines = recover_all()
+    for line in lines:
+        print(line)
+    print(f"harness: {len(lines)} fault(s) reverted" if lines else "harness: nothing to recover")
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    suite, problems = _load(args.suite)
+    if suite is None:
+        _print_problems(problems)
+        return EXIT_INVALID
+    target_kind = cast(TargetKindName | None, args.target)
+    if args.fault and (target_kind or suite.target.kind) != "local":
+        print("harness: --fault applies to the local testbed only", file=sys.stderr)
+        return EXIT_INVALID
+    run_id = new_run_id()
+    report_dir = (args.report_dir or project_root() / "reports" / run_id).resolve()
+    options = RunOptions(
+        run_id=run_id,
+        report_dir=report_dir,
+        target_kind=target_kind,
+        extra_faults=tuple(args.fault),
+        dry_run=args.dry_run,
+    )
+    console = ConsoleReporter(Console(highlight=False))
+    report_dir.mkdir(parents=True, exist_ok=True)
+    event_log = EventLog(report_dir / "events.jsonl")
+    emit = fan_out(console, event_log)
+    try:
+        result = asyncio.run(_run_with_signals(suite, options, emit, console))
+        write_reports(result, report_dir)
+        console.final(result, str(report_dir))
+    finally:
+        event_log.close()
+    return result.exit_code
+
+
+async def _run_with_signals(
+    suite: Suite, options: RunOptions, emit: Emit, console: ConsoleReporter
+) -> RunResult:
+    """Run the suite; the first SIGINT/SIGTERM cancels it (steps reap their tools, the
+    target is torn down); later signals only say that clean-up is under way."""
+    loop = asyncio.get_running_loop()
+    run_task = asyncio.create_task(run_suite(suite, options, emit))
+    received: list[str] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        if received:
+            console.console.print("[bold]still cleaning up child processes; please wait[/bold]")
+            return
+        received.append(sig.name)
+        emit(RunInterrupted(sig.name))
+        run_task.cancel()
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    for sig in handled:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await run_task
+    except asyncio.CancelledError:  # cancelled before it started: nothing ran
+        return interrupted_before_start(suite, options)
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)

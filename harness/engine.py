@@ -1,0 +1,323 @@
+"""The engine: stages in order, a stage's steps concurrently, every step with a deadline.
+
+A step that raises or runs out of time becomes an ERROR outcome and never
+cancels its siblings. Cancelling the task that runs :func:`run_suite` (the CLI
+does so on Ctrl-C / SIGTERM) cancels every step (runners reap their tools in
+``finally``), tears the target down, and still returns a result, marked
+interrupted, from which the reports are written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import cast
+
+from harness import stages as stage_registry
+from harness.config.suite import TargetKindName
+from harness.events import (
+    Emit,
+    FaultsRecovered,
+    RunStarted,
+    StageFinished,
+    StageSkipped,
+    StageStarted,
+    StepFinished,
+    StepStarted,
+    TargetReady,
+)
+from harness.outcome import StageTimeline, StepKind, StepOutcome, error_outcome
+from harness.plan import PlannedStage, PlannedStep, Suite
+from harness.runner import StepContext
+from harness.status import Status
+from harness.target import Target
+from harness.targets import TargetOptions, TargetUnavailable, open_target
+from harness.verdict import StageVerdict, Verdict, judge_run, judge_stage
+
+INTERRUPTED = "Ctrl-C or SIGTERM"
+
+
+def new_run_id(now: float | None = None) -> str:
+    """UTC timestamp + short random suffix, e.g. ``20261121T110236Z-3f9a``."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    return f"{moment:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    run_id: str
+    report_dir: Path
+    target_kind: TargetKindName | None = None  # overrides the suite's target.kind
+    extra_faults: tuple[str, ...] = ()  # local testbed fault switches
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    suite: str
+    target: dict[str, object]
+    started_at: float
+    finished_at: float
+    verdict: Verdict
+    interrupted: bool = False
+    recovered: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return 130 if self.interrupted else self.verdict.status.exit_code()
+
+
+@dataclass
+class _Progress:
+    """Outcomes as they arrive, so that an interrupted run still reports every step."""
+
+    outcomes: dict[str, StepOutcome] = field(default_factory=dict)
+    started: dict[str, float] = field(default_factory=dict)
+    stage_verdicts: list[StageVerdict] = field(default_factory=list)
+
+
+async def run_suite(suite: Suite, options: RunOptions, emit: Emit) -> RunResult:
+    started_at = time.time()
+    recovered = await _recover(emit)
+    kind: TargetKindName = options.target_kind or suite.target.kind
+    options.report_dir.mkdir(parents=True, exist_ok=True)
+    emit(RunStarted(options.run_id, suite.name, kind, str(options.report_dir)))
+    progress = _Progress()
+    target_info: dict[str, object] = {"kind": kind}
+    run_error: str | None = None
+    interrupted: str | None = None
+    target_options = TargetOptions(options.report_dir, suite.base_dir, options.extra_faults)
+    try:
+        async with open_target(suite.target, kind, target_options) as target:
+            target_info = target.redacted()
+            emit(TargetReady(kind, _describe(target)))
+            await _run_stages(suite, target, options, emit, progress)
+    except TargetUnavailable as exc:
+        run_error = f"target {kind} did not come up: {exc}"
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        interrupted = INTERRUPTED
+    verdict = judge_run(
+        _all_stages(suite, progress, run_error, interrupted), run_error, interrupted
+    )
+    return RunResult(
+        run_id=options.run_id,
+        suite=suite.name,
+        target=target_info,
+        started_at=started_at,
+        finished_at=time.time(),
+        verdict=verdict,
+        interrupted=interrupted is not None,
+        recovered=recovered,
+    )
+
+
+def interrupted_before_start(suite: Suite, options: RunOptions) -> RunResult:
+    """The result of a run cancelled before its first step."""
+    now = time.time()
+    stages = _all_stages(suite, _Progress(), None, "cancelled")
+    return RunResult(
+        run_id=options.run_id,
+        suite=suite.name,
+        target={"kind": options.target_kind or suite.target.kind},
+        started_at=now,
+        finished_at=now,
+        verdict=judge_run(stages, None, INTERRUPTED),
+        interrupted=True,
+    )
+
+
+async def _recover(emit: Emit) -> tuple[str, ...]:
+    """Revert faults a killed run left in the ledger (chaos stage), before anything else."""
+    try:
+        from harness.chaos.recovery import recover_all
+    except ImportError:
+        return ()
+    try:
+        lines = tuple(await asyncio.to_thread(recover_all))
+    except Exception as exc:
+        lines = (f"recovery failed: {type(exc).__name__}: {exc}",)
+    if lines:
+        emit(FaultsRecovered(lines))
+    return lines
+
+
+def _describe(target: Target) -> str:
+    urls = [u for u in (target.registry_url, target.serving_url, target.orchestrator_url) if u]
+    return ", ".join(urls)
+
+
+async def _run_stages(
+    suite: Suite, target: Target, options: RunOptions, emit: Emit, progress: _Progress
+) -> None:
+    stop_reason: str | None = None
+    for stage in suite.stages:
+        if stop_reason is not None:
+            emit(StageSkipped(stage.name, stop_reason))
+            progress.stage_verdicts.append(
+                judge_stage(stage.name, [_skipped(step, stop_reason) for step in stage.steps])
+            )
+            continue
+        verdict = await _run_stage(stage, suite.base_dir, target, options, emit, progress)
+        progress.stage_verdicts.append(verdict)
+        emit(StageFinished(stage.name, verdict.status.value))
+        if suite.fail_fast and verdict.status in (Status.FAIL, Status.ERROR):
+            stop_reason = f"fail_fast: stage {stage.name!r} ended {verdict.status.value}"
+
+
+async def _run_stage(
+    stage: PlannedStage,
+    base_dir: Path,
+    target: Target,
+    options: RunOptions,
+    emit: Emit,
+    progress: _Progress,
+) -> StageVerdict:
+    emit(StageStarted(stage.name, tuple(step.name for step in stage.steps)))
+    timeline = StageTimeline()
+    async with asyncio.TaskGroup() as group:
+        for step in stage.steps:
+            group.create_task(
+                _run_step(step, base_dir, target, options, emit, timeline, progress), name=step.name
+            )
+    outcomes = [progress.outcomes[step.name] for step in stage.steps]
+    finalized = []
+    for outcome in outcomes:
+        if outcome.finalize is not None:
+            outcome = _finalized(outcome, timeline)
+            progress.outcomes[outcome.name] = outcome
+            emit(StepFinished(outcome))
+        finalized.append(outcome)
+    return judge_stage(stage.name, finalized)
+
+
+def _finalized(outcome: StepOutcome, timeline: StageTimeline) -> StepOutcome:
+    assert outcome.finalize is not None
+    try:
+        final = outcome.finalize(timeline)
+    except Exception as exc:
+        return error_outcome(
+            outcome.name,
+            outcome.kind,
+            f"harness bug in finalize: {exc!r}",
+            started_at=outcome.started_at,
+            finished_at=outcome.finished_at,
+            metrics=outcome.metrics,
+            artifacts=outcome.artifacts,
+        )
+    return final.with_(
+        finalize=None,
+        name=outcome.name,
+        kind=outcome.kind,
+        started_at=final.started_at or outcome.started_at,
+        finished_at=final.finished_at or outcome.finished_at,
+    )
+
+
+async def _run_step(
+    step: PlannedStep,
+    base_dir: Path,
+    target: Target,
+    options: RunOptions,
+    emit: Emit,
+    timeline: StageTimeline,
+    progress: _Progress,
+) -> None:
+    kind = cast(StepKind, step.kind)
+    started_at = time.time()
+    progress.started[step.name] = started_at
+    emit(StepStarted(step.name, kind, step.timeout_s))
+    artifact_dir = options.report_dir / step.name
+    artifact_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = Path(tempfile.mkdtemp(prefix=f"harness-{step.name}-"))
+    deadline = asyncio.timeout(step.timeout_s)
+    try:
+        stage = stage_registry.stage_for(step.kind)
+        ctx = StepContext(
+            run_id=options.run_id,
+            spec=step.spec,
+            target=target,
+            artifact_dir=artifact_dir,
+            work_dir=work_dir,
+            base_dir=base_dir,
+            emit=emit,
+            timeline=timeline,
+            deadline_s=step.timeout_s,
+            dry_run=options.dry_run,
+        )
+        async with deadline:
+            outcome = await stage.run(ctx)
+        if not isinstance(outcome, StepOutcome):
+            raise TypeError(f"stage returned {type(outcome).__name__}, not a StepOutcome")
+    except TimeoutError:
+        reason = (
+            f"timed out after {step.timeout_s:g} s"
+            if deadline.expired()
+            else "harness bug: TimeoutError escaped the runner"
+        )
+        outcome = error_outcome(step.name, kind, reason)
+    except stage_registry.StageUnavailable as exc:
+        outcome = error_outcome(step.name, kind, str(exc))
+    except Exception as exc:
+        outcome = error_outcome(step.name, kind, f"harness bug: {type(exc).__name__}: {exc}")
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    finished_at = time.time()
+    outcome = outcome.with_(
+        name=step.name,
+        kind=kind,
+        started_at=outcome.started_at or started_at,
+        finished_at=outcome.finished_at or finished_at,
+    )
+    progress.outcomes[step.name] = outcome
+    if outcome.finalize is None:
+        emit(StepFinished(outcome))
+
+
+def _skipped(step: PlannedStep, reason: str) -> StepOutcome:
+    return StepOutcome(
+        name=step.name,
+        kind=cast(StepKind, step.kind),
+        status=Status.SKIPPED,
+        summary=f"skipped: {reason}",
+    )
+
+
+def _all_stages(
+    suite: Suite, progress: _Progress, run_error: str | None, interrupted: str | None
+) -> list[StageVerdict]:
+    """Every stage of the plan, with outcomes for steps that never finished."""
+    done = {verdict.name: verdict for verdict in progress.stage_verdicts}
+    stages: list[StageVerdict] = []
+    for stage in suite.stages:
+        if stage.name in done:
+            stages.append(done[stage.name])
+            continue
+        outcomes = []
+        for step in stage.steps:
+            if step.name in progress.outcomes:
+                outcomes.append(progress.outcomes[step.name].with_(finalize=None))
+            elif step.name in progress.started:
+                outcomes.append(
+                    error_outcome(
+                        step.name,
+                        cast(StepKind, step.kind),
+                        "interrupted",
+                        started_at=progress.started[step.name],
+                        finished_at=time.time(),
+                    )
+                )
+            else:
+                reason = run_error or ("run interrupted" if interrupted else "not run")
+                outcomes.append(_skipped(step, reason))
+        stages.append(judge_stage(stage.name, outcomes))
+    return stages

@@ -1,0 +1,70 @@
+"""``summary.md``: the verdict, a table of steps, and each failed criterion and why
+(fit for a CI job summary such as $GITHUB_STEP_SUMMARY)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.engine import RunResult
+from harness.outcome import CriterionResult
+from harness.status import Status
+
+_ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️"}
+
+
+def render_summary(result: RunResult) -> str:
+    verdict = result.verdict
+    duration_s = result.finished_at - result.started_at
+    lines = [
+        f"# harness: {verdict.status.value.upper()} {_ICON[verdict.status]}",
+        "",
+        f"Suite **{_md(result.suite)}** against **{result.target.get('kind', '?')}**, "
+        f"run `{result.run_id}`, {duration_s:.1f} s.",
+        "",
+        f"{_md(verdict.reason)}" + (" (interrupted)" if result.interrupted else ""),
+        "",
+    ]
+    if result.recovered:
+        lines += ["Faults left by an earlier run, reverted first:", ""]
+        lines += [f"- {_md(line)}" for line in result.recovered]
+        lines.append("")
+    lines += ["| stage | step | kind | status | summary |", "|---|---|---|---|---|"]
+    for stage, step in verdict.steps:
+        lines.append(
+            f"| {_md(stage)} | {_md(step.name)} | {step.kind} | "
+            f"{_ICON[step.status]} {step.status.value} | {_md(step.summary)} |"
+        )
+    bad = [
+        (step.name, criterion)
+        for _, step in verdict.steps
+        for criterion in step.criteria
+        if criterion.status in (Status.FAIL, Status.ERROR)
+    ]
+    if bad:
+        lines += ["", "## Failed criteria", ""]
+        lines += [f"- **{_md(name)}** `{_md(c.name)}`: {_md(why(c))}" for name, c in bad]
+    return "\n".join(lines) + "\n"
+
+
+def why(criterion: CriterionResult) -> str:
+    """One line saying why a criterion did not pass."""
+    if criterion.reason:
+        text = criterion.reason
+    else:
+        unit = f" {criterion.unit}" if criterion.unit else ""
+        text = f"observed {criterion.observed}{unit}, threshold {criterion.threshold}{unit}"
+    if criterion.mismatches:
+        first = criterion.mismatches[0]
+        more = f" (+{len(criterion.mismatches) - 1} more)" if len(criterion.mismatches) > 1 else ""
+        text += f"; {first.path}: expected {first.expected}, got {first.actual}{more}"
+    return text
+
+
+def _md(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def write_summary(result: RunResult, report_dir: Path) -> Path:
+    path = report_dir / "summary.md"
+    path.write_text(render_summary(result), encoding="utf-8")
+    return path

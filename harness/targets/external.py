@@ -1,0 +1,102 @@
+"""Targets that run elsewhere: URLs from the suite or the environment, tokens
+from environment variables the suite names (never from the file itself)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from harness.config.suite import ExternalSpec, KubernetesSpec
+from harness.target import KubernetesTarget, Target, Tokens
+from harness.targets.errors import TargetUnavailable
+from harness.targets.readiness import await_healthy
+
+_ENV = {
+    "registry": "HARNESS_REGISTRY_URL",
+    "serving": "HARNESS_SERVING_URL",
+    "orchestrator": "HARNESS_ORCHESTRATOR_URL",
+}
+
+
+def resolve_urls(spec: ExternalSpec) -> dict[str, str]:
+    """Service -> URL (suite first, then env). Raises TargetUnavailable if none is set."""
+    configured = {
+        "registry": spec.registry_url,
+        "serving": spec.serving_url,
+        "orchestrator": spec.orchestrator_url,
+    }
+    urls = {
+        service: (value or os.environ.get(_ENV[service], "")).strip()
+        for service, value in configured.items()
+    }
+    urls = {service: url for service, url in urls.items() if url}
+    if not urls:
+        raise TargetUnavailable(
+            "no service URL: set target.external.{registry,serving,orchestrator}_url in the "
+            "suite or HARNESS_REGISTRY_URL / HARNESS_SERVING_URL / HARNESS_ORCHESTRATOR_URL"
+        )
+    for service, url in urls.items():
+        if not url.startswith(("http://", "https://")):
+            raise TargetUnavailable(f"{service} URL {url!r} is not an http(s) URL")
+    return urls
+
+
+def resolve_tokens(spec: ExternalSpec) -> Tokens:
+    def read(name: str | None) -> str:
+        if not name:
+            return ""
+        value = os.environ.get(name)
+        if value is None:
+            raise TargetUnavailable(f"environment variable {name} (named in the suite) is not set")
+        return value
+
+    return Tokens(
+        read=read(spec.tokens.read_env),
+        write=read(spec.tokens.write_env),
+        admin=read(spec.tokens.admin_env),
+    )
+
+
+async def _reachable(spec: ExternalSpec, kubernetes: KubernetesTarget | None = None) -> Target:
+    urls = resolve_urls(spec)
+    tokens = resolve_tokens(spec)
+    await await_healthy(urls, spec.ready_timeout)
+    return Target(
+        kind="kubernetes" if kubernetes else "external",
+        registry_url=urls.get("registry", ""),
+        serving_url=urls.get("serving", ""),
+        orchestrator_url=urls.get("orchestrator", ""),
+        tokens=tokens,
+        kubernetes=kubernetes,
+    )
+
+
+@asynccontextmanager
+async def external_target(spec: ExternalSpec) -> AsyncIterator[Target]:
+    yield await _reachable(spec)
+
+
+def kubernetes_settings(spec: KubernetesSpec) -> KubernetesTarget:
+    """The cluster the chaos stage may act on, after the suite's allowlists."""
+    context = spec.context or os.environ.get("KUBERNETES_CONTEXT") or None
+    if spec.allowed_namespaces and spec.namespace not in spec.allowed_namespaces:
+        raise TargetUnavailable(
+            f"namespace {spec.namespace!r} is not in allowed_namespaces {spec.allowed_namespaces}"
+        )
+    if spec.allowed_contexts and context not in spec.allowed_contexts:
+        raise TargetUnavailable(
+            f"kubernetes context {context!r} is not in allowed_contexts {spec.allowed_contexts}"
+        )
+    return KubernetesTarget(
+        namespace=spec.namespace,
+        context=context,
+        kubeconfig=spec.kubeconfig or os.environ.get("KUBECONFIG") or None,
+        allowed_namespaces=tuple(spec.allowed_namespaces),
+        allowed_contexts=tuple(spec.allowed_contexts),
+    )
+
+
+@asynccontextmanager
+async def kubernetes_target(spec: ExternalSpec, kube: KubernetesSpec) -> AsyncIterator[Target]:
+    yield await _reachable(spec, kubernetes_settings(kube))

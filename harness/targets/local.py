@@ -1,0 +1,132 @@
+"""The local target: the embedded testbed, started for the run and torn down after.
+
+``python -m testbed up`` starts the services in their own sessions, waits until
+they are ready, writes the manifest and exits; ``python -m testbed down`` stops
+everything the manifest lists. Tear-down is shielded: it runs on failure and on
+Ctrl-C too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from harness.config.suite import TestbedSpec
+from harness.process import run_to_end
+from harness.target import Target, Tokens
+from harness.targets.errors import TargetUnavailable
+
+DOWN_TIMEOUT_S = 60.0
+
+
+def up_argv(spec: TestbedSpec, testbed_dir: Path, extra_faults: tuple[str, ...]) -> list[str]:
+    argv = [
+        sys.executable, "-m", "testbed", "up",
+        "--manifest", str(testbed_dir / "manifest.json"),
+        "--state-dir", str(testbed_dir),
+        "--replicas", str(spec.replicas),
+    ]  # fmt: skip
+    for fault in (*spec.faults, *extra_faults):
+        argv += ["--fault", fault]
+    if spec.database_url:
+        argv += ["--database-url", spec.database_url]
+    return argv
+
+
+@asynccontextmanager
+async def local_target(
+    spec: TestbedSpec, report_dir: Path, base_dir: Path, extra_faults: tuple[str, ...] = ()
+) -> AsyncIterator[Target]:
+    testbed_dir = (report_dir / "testbed").resolve()
+    testbed_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = testbed_dir / "manifest.json"
+    try:
+        finished = await run_to_end(
+            up_argv(spec, testbed_dir, extra_faults),
+            cwd=base_dir,
+            stdout_path=testbed_dir / "up.stdout.log",
+            stderr_path=testbed_dir / "up.stderr.log",
+            timeout_s=spec.ready_timeout + 15.0,
+            env=_env(base_dir),
+        )
+        if finished.timed_out:
+            raise TargetUnavailable(
+                f"testbed did not come up within {spec.ready_timeout + 15.0:g} s\n{finished.tail()}"
+            )
+        if finished.returncode != 0:
+            raise TargetUnavailable(
+                f"testbed up exited with {finished.returncode}\n{finished.tail()}"
+            )
+        yield target_from_manifest(manifest_path)
+    finally:
+        await asyncio.shield(_tear_down(manifest_path, testbed_dir, base_dir))
+
+
+def _env(base_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(base_dir), env.get("PYTHONPATH")]))
+    return env
+
+
+def target_from_manifest(path: Path) -> Target:
+    try:
+        data: Any = json.loads(path.read_text())
+        services = data["services"]
+        tokens = data.get("tokens") or {}
+        return Target(
+            kind="local",
+            registry_url=str(services["registry"]["url"]),
+            serving_url=str(services["serving"]["url"]),
+            orchestrator_url=str(services["orchestrator"]["url"]),
+            tokens=Tokens(
+                read=str(tokens.get("read", "")),
+                write=str(tokens.get("write", "")),
+                admin=str(tokens.get("admin", "")),
+            ),
+            manifest_path=path,
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TargetUnavailable(f"unreadable testbed manifest {path}: {exc!r}") from None
+
+
+async def _tear_down(manifest_path: Path, testbed_dir: Path, base_dir: Path) -> None:
+    if await asyncio.to_thread(manifest_path.exists):
+        with contextlib.suppress(OSError):
+            await run_to_end(
+                [sys.executable, "-m", "testbed", "down", "--manifest", str(manifest_path)],
+                cwd=base_dir,
+                stdout_path=testbed_dir / "down.stdout.log",
+                stderr_path=testbed_dir / "down.stderr.log",
+                timeout_s=DOWN_TIMEOUT_S,
+                env=_env(base_dir),
+            )
+    await asyncio.to_thread(_reap_strays, testbed_dir)
+
+
+def _reap_strays(testbed_dir: Path) -> None:
+    """Safety net: kill processes still naming this run's testbed dir (e.g. services
+    started by an ``up`` that was interrupted before it wrote the manifest)."""
+    marker = str(testbed_dir)
+    me = os.getpid()
+    strays: list[psutil.Process] = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = proc.info.get("cmdline") or []
+        if proc.pid != me and any(marker in part for part in cmdline):
+            strays.append(proc)
+    for proc in strays:
+        with contextlib.suppress(psutil.Error):
+            proc.terminate()
+    _, alive = psutil.wait_procs(strays, timeout=5)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=5)
