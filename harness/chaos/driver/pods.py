@@ -1,0 +1,118 @@
+"""Pod faults: terminate (a deleted pod; the process manager replaces it) and freeze
+(SIGSTOP every selected pod: the service is there but answers nothing) / resume (SIGCONT)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from typing import Any
+
+import psutil
+
+from harness.chaos.driver.own import revert_own
+from harness.chaos.driver.testbed import (
+    FaultError,
+    current_manifest,
+    fault_injected,
+    manifest_path,
+    select_pods,
+)
+from harness.chaos.ledger import new_record, write_record
+from harness.chaos.recovery import is_stopped, live_process
+
+
+def terminate_pods(
+    label_selector: str | None = None,
+    name_pattern: str | None = None,
+    all: bool = False,
+    rand: bool = False,
+    mode: str = "fixed",
+    qty: int = 1,
+    grace_period: int = -1,
+    ns: str = "default",
+    order: str = "alphabetic",
+) -> list[dict[str, Any]]:
+    """Kill serving pods like ``chaosk8s.pod.actions.terminate_pods`` deletes them.
+
+    ``grace_period < 0``: SIGTERM (the pod's own graceful shutdown); ``>= 0``: SIGTERM, then
+    SIGKILL after that many seconds (0: SIGKILL at once). Returns the killed pods.
+    """
+    manifest = current_manifest()
+    pods = select_pods(manifest, label_selector, name_pattern, all, rand, mode, qty, ns, order)
+    names = ",".join(p.name for p in pods)
+    record = new_record(
+        "pod-kill",
+        names,
+        processes=[p.ref for p in pods],
+        expected_replicas=manifest.services.serving.replicas,
+        manifest_path=str(manifest_path()),
+    )
+    write_record(record)
+    first = signal.SIGKILL if grace_period == 0 else signal.SIGTERM
+    for pod in pods:
+        if live_process(pod.ref) is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pod.pid, first)
+    wait_s = grace_period if grace_period > 0 else 10.0
+    procs = [p for p in (live_process(pod.ref) for pod in pods) if p is not None]
+    _, alive = psutil.wait_procs(procs, timeout=wait_s)
+    for proc in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    fault_injected("pod-kill", names, record.id)
+    return [{"name": p.name, "pid": p.pid} for p in pods]
+
+
+def freeze_pods(
+    label_selector: str | None = None,
+    name_pattern: str | None = None,
+    all: bool = False,
+    rand: bool = False,
+    mode: str = "fixed",
+    qty: int = 1,
+    ns: str = "default",
+    order: str = "alphabetic",
+) -> list[dict[str, Any]]:
+    """SIGSTOP the selected pods (a local stand-in for Chaos Mesh ``pod-failure``/freeze).
+
+    Keep the freeze shorter than gunicorn's worker timeout (30 s), or the master replaces
+    the frozen workers itself. Reverted by :func:`resume_pods` (and ``harness recover``).
+    """
+    manifest = current_manifest()
+    pods = select_pods(manifest, label_selector, name_pattern, all, rand, mode, qty, ns, order)
+    names = ",".join(p.name for p in pods)
+    record = new_record(
+        "freeze", names, processes=[p.ref for p in pods], manifest_path=str(manifest_path())
+    )
+    write_record(record)
+    for pod in pods:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pod.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 2.0
+    while not all_stopped(pods) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not all_stopped(pods):
+        raise FaultError(f"pods {names} did not stop")
+    fault_injected("freeze", names, record.id)
+    return [{"name": p.name, "pid": p.pid} for p in pods]
+
+
+def all_stopped(pods: list[Any]) -> bool:
+    return all(is_stopped(p.ref) for p in pods if live_process(p.ref) is not None)
+
+
+def resume_pods(label_selector: str | None = None, ns: str = "default") -> list[str]:
+    """SIGCONT every pod this run froze (idempotent: nothing frozen, nothing to do)."""
+    return revert_own("freeze")
+
+
+def verify_replicas() -> list[str]:
+    """Check that the pods this run killed were replaced (the revert of a pod kill).
+
+    Never fails the activity for a replica that did not come back: that is the system's
+    failure, judged by the steady-state probe ``replicas_restored``; the ledger entry stays
+    and the runner reports it. Waits up to ``recovery.REPLICA_WAIT_S`` per kill.
+    """
+    return revert_own("pod-kill", strict=False)
