@@ -33,7 +33,7 @@ ModelName = Annotated[
 ModelVersion = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 Framework = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NAME_PATTERN)]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=KEY_PATTERN)]
-MetricValue = Annotated[float, Field(allow_inf_nan=False)]
+MetricValue = Annotated[float, Field(allow_inf_nan=False, strict=True)]
 TagValue = Annotated[
     str,
     StringConstraints(max_length=256, pattern=r"^[^\x00-\x1f\x7f]*$"),
