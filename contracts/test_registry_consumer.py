@@ -31,6 +31,7 @@ from testbed.registry_client import (
 
 NAME = "churn-classifier"
 TIMESTAMP = "2026-11-21T11:02:36.123456Z"
+TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"  # Java SimpleDateFormat, as pact expects
 BEARER = r"^Bearer \S+$"
 
 
@@ -57,7 +58,7 @@ def model_body(
         "framework": match.str("sklearn"),
         "metrics": match.like(metrics if metrics is not None else {"auc": 0.91}),
         "tags": match.like({}),
-        "created_at": match.datetime(TIMESTAMP, format="yyyy-MM-dd'T'HH:mm:ss.SSSSSSX"),
+        "created_at": match.datetime(TIMESTAMP, format=TIMESTAMP_FORMAT, disable_conversion=True),
     }
 
 
@@ -170,7 +171,9 @@ async def test_register_duplicate(registry_pact: Pact) -> None:
 async def test_list_versions(registry_pact: Pact) -> None:
     (
         registry_pact.upon_receiving("a request for the versions of a model")
-        .given("a model has versions", name=NAME, versions=["1.0.0", "1.1.0"])
+        .given(
+            "a model has versions", name=NAME, versions=["1.0.0", "1.1.0"], metrics={"auc": 0.91}
+        )
         .with_request(
             "GET",
             match.type(

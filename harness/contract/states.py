@@ -71,8 +71,12 @@ class RegistryApi:
             parsed = data.decode(errors="replace")[:200]
         return response.status, parsed
 
-    def register(self, name: str, version: str, framework: str) -> int:
-        body = {"name": name, "version": version, "framework": framework}
+    def register(
+        self, name: str, version: str, framework: str, metrics: Mapping[str, float] | None = None
+    ) -> int:
+        body: dict[str, object] = {"name": name, "version": version, "framework": framework}
+        if metrics:
+            body["metrics"] = dict(metrics)
         status, answer = self.call("POST", "/models/register", body)
         if status not in (200, 201):
             raise StateSetupError(
@@ -167,7 +171,9 @@ class RegistryStates:
     def _model_exists(self, params: Mapping[str, Any]) -> StateValues:
         name = self.unique(params.get("name"))
         version = str(params.get("version", "1"))
-        model_id = self._register(name, version, str(params.get("framework", "sklearn")))
+        model_id = self._register(
+            name, version, str(params.get("framework", "sklearn")), _metrics(params)
+        )
         stage = params.get("stage")
         if isinstance(stage, str) and stage != "none":
             self.api.transition(model_id, stage)
@@ -179,7 +185,7 @@ class RegistryStates:
         if not isinstance(versions, list) or not versions:
             raise StateSetupError("state 'a model has versions': 'versions' must be a list")
         framework = str(params.get("framework", "sklearn"))
-        ids = [self._register(name, str(v), framework) for v in versions]
+        ids = [self._register(name, str(v), framework, _metrics(params)) for v in versions]
         return {"model_id": ids[0], "latest_model_id": ids[-1], "name": name, "_created": ids}
 
     def _no_model_named(self, params: Mapping[str, Any]) -> StateValues:
@@ -190,8 +196,10 @@ class RegistryStates:
 
     # -- bookkeeping ----------------------------------------------------------------
 
-    def _register(self, name: str, version: str, framework: str) -> int:
-        model_id = self.api.register(name, version, framework)
+    def _register(
+        self, name: str, version: str, framework: str, metrics: Mapping[str, float] | None
+    ) -> int:
+        model_id = self.api.register(name, version, framework, metrics)
         with self._lock:
             self.created_ids.add(model_id)
         return model_id
@@ -224,6 +232,17 @@ class RegistryStates:
             self._delete(model_id)
         with self._lock:
             self.claimed_names.discard(name)
+
+
+def _metrics(params: Mapping[str, Any]) -> dict[str, float] | None:
+    metrics = params.get("metrics")
+    if metrics is None:
+        return None
+    if not isinstance(metrics, dict) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in metrics.values()
+    ):
+        raise StateSetupError("state param 'metrics' must map names to numbers")
+    return {str(k): float(v) for k, v in metrics.items()}
 
 
 class StateServer:
