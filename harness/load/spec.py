@@ -1,13 +1,56 @@
-"""The suite-file model of a load step. Owned by the load stage."""
+"""The suite-file model of a load step. Owned by the load stage.
+
+    - name: inference
+      kind: load
+      locustfile: loadtests/inference.py
+      user_classes: [InferenceUser]
+      users: 20
+      duration: 5m
+      criteria: ["p95 < 100ms", {expr: "error_rate < 1%", abort: true}]
+
+Open model (requests start on schedule whatever the responses do): name a user
+class derived from ``harness.load.arrival.ArrivalRateUser`` and give
+
+      arrival_rate: {rate: 200, ramp_to: 400, poisson: false, max_in_flight: 500}
+
+Distributed beyond this machine: ``workers: {expect: 4, bind_host: 0.0.0.0,
+bind_port: 5557}`` makes this process the master and waits for remote workers
+started with ``locust -f - --worker --master-host HOST`` (they download the
+locustfile and the harness plugin from the master).
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.config.step_base import StepBase
 from harness.units import DurationS
+
+
+class ArrivalRate(BaseModel):
+    """Open-model arrivals, for every user of an ArrivalRateUser class together."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate: float = Field(gt=0, le=1_000_000, description="arrivals per second at the start")
+    ramp_to: float | None = Field(
+        default=None, gt=0, le=1_000_000, description="arrivals per second at the end"
+    )
+    poisson: bool = Field(default=False, description="exponential gaps instead of fixed ones")
+    max_in_flight: int = Field(default=500, ge=1, le=1_000_000)
+
+
+class RemoteWorkers(BaseModel):
+    """Locust master here, ``expect`` workers anywhere (no local worker processes)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expect: int = Field(ge=1, le=10_000)
+    bind_host: str = "*"
+    bind_port: int = Field(default=5557, ge=1, le=65535)
+    max_wait: DurationS = Field(default=60.0, description="how long to wait for the workers")
 
 
 class LoadStep(StepBase):
@@ -18,4 +61,17 @@ class LoadStep(StepBase):
     users: int = Field(default=10, ge=1, le=100_000)
     spawn_rate: float = Field(default=10.0, gt=0)
     duration: DurationS = 30.0
-    processes: int | None = Field(default=None, ge=1, le=64)
+    processes: int | None = Field(
+        default=None, ge=1, le=64, description="local worker processes; default one per core"
+    )
+    stop_timeout: DurationS = Field(default=5.0, description="grace for running tasks at the end")
+    arrival_rate: ArrivalRate | None = None
+    workers: RemoteWorkers | None = None
+    env: dict[str, str] = Field(
+        default_factory=dict, description="extra environment for the locust processes"
+    )
+    cpu_query: str | None = Field(
+        default=None,
+        description="PromQL giving the target's CPU utilisation as a fraction of its cores "
+        "(remote targets with target.prometheus_url)",
+    )

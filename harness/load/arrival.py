@@ -1,0 +1,135 @@
+"""Open-model load for Locust: requests start on a schedule, whatever the responses do.
+
+Runs INSIDE locust processes only (it imports locust, which gevent-patches the
+process). Subclass :class:`ArrivalRateUser`, implement :meth:`arrival` (one
+request, made with ``self.client``), and run it with plain ``locust -f`` or
+through the harness::
+
+    class PredictArrivals(ArrivalRateUser):
+        rate = 200.0
+        def arrival(self) -> None:
+            self.client.post("/predict", json={...})
+
+Each arrival gets its own greenlet, spawned at its intended start time. The
+rate is shared between all users of the class (``-u``; one user per worker
+process is plenty): each user schedules ``rate / users`` arrivals per second.
+An arrival that would exceed ``max_in_flight`` (also shared) is not sent and is
+counted in :data:`COUNTERS` ("unsent").
+
+Coordinated omission: the harness plugin measures the latency of a request
+made by an arrival from its *intended* start (:func:`intended_start`), not from
+when the request could actually be sent. Locust's own statistics keep the
+service time (time from send to response), so both can be compared.
+
+Settings (class attributes, overridden by the environment):
+HARNESS_ARRIVAL_RATE, HARNESS_ARRIVAL_RAMP_TO, HARNESS_ARRIVAL_POISSON (1/0),
+HARNESS_ARRIVAL_MAX_IN_FLIGHT. A ramp goes linearly from ``rate`` to
+``ramp_to`` over the run time (``-t``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from typing import Any
+
+import gevent
+import gevent.local
+import gevent.pool
+from locust import FastHttpUser, constant, task
+
+_ARRIVAL = gevent.local.local()
+
+COUNTERS: dict[str, int] = {"scheduled": 0, "sent": 0, "unsent": 0}
+"""Per locust process, since start; the plugin ships the deltas every interval."""
+
+
+def intended_start() -> float | None:
+    """perf_counter() time at which the current greenlet's arrival was due, if any."""
+    value = getattr(_ARRIVAL, "intended_start", None)
+    return float(value) if value is not None else None
+
+
+def _env_float(name: str, default: float | None) -> float | None:
+    text = os.environ.get(name, "").strip()
+    return float(text) if text else default
+
+
+class ArrivalRateUser(FastHttpUser):
+    abstract = True
+    wait_time = constant(0)
+
+    rate: float = 10.0
+    ramp_to: float | None = None
+    poisson: bool = False
+    max_in_flight: int = 500
+    concurrency = 1000  # FastHttpSession's connection pool: per user, >= its in-flight cap
+
+    def arrival(self) -> None:
+        """One arrival: make one request with ``self.client``."""
+        raise NotImplementedError("ArrivalRateUser subclasses implement arrival()")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._arrivals = gevent.pool.Group()
+        self._in_flight = 0
+
+    def on_stop(self) -> None:
+        self._arrivals.kill(block=False)
+
+    def _settings(self) -> tuple[float, float, bool, int]:
+        options = getattr(self.environment, "parsed_options", None)
+        users = max(int(getattr(options, "num_users", 0) or 1), 1)
+        rate = _env_float("HARNESS_ARRIVAL_RATE", self.rate) or self.rate
+        ramp_to = _env_float("HARNESS_ARRIVAL_RAMP_TO", self.ramp_to)
+        poisson_text = os.environ.get("HARNESS_ARRIVAL_POISSON", "").strip().lower()
+        poisson = poisson_text in ("1", "true", "yes") if poisson_text else self.poisson
+        max_in_flight = int(
+            _env_float("HARNESS_ARRIVAL_MAX_IN_FLIGHT", float(self.max_in_flight))
+            or self.max_in_flight
+        )
+        share = 1.0 / users
+        return (
+            rate * share,
+            (ramp_to if ramp_to is not None else rate) * share,
+            poisson,
+            max(1, math.ceil(max_in_flight * share)),
+        )
+
+    @task
+    def schedule(self) -> None:
+        start_rate, end_rate, poisson, max_in_flight = self._settings()
+        options = getattr(self.environment, "parsed_options", None)
+        run_time_s = float(getattr(options, "run_time", 0) or 0)
+        rng = random.Random()
+        start = time.perf_counter()
+        due = start
+        while True:
+            elapsed = due - start
+            if run_time_s > 0 and end_rate != start_rate:
+                progress = min(elapsed / run_time_s, 1.0)
+                rate = start_rate + (end_rate - start_rate) * progress
+            else:
+                rate = start_rate
+            gap = rng.expovariate(rate) if poisson else 1.0 / rate
+            due += gap
+            delay = due - time.perf_counter()
+            gevent.sleep(max(delay, 0.0))  # 0: behind schedule, still yield
+            COUNTERS["scheduled"] += 1
+            if self._in_flight >= max_in_flight:
+                COUNTERS["unsent"] += 1
+                continue
+            COUNTERS["sent"] += 1
+            self._in_flight += 1
+            self._arrivals.spawn(self._arrive, due)
+
+    def _arrive(self, due: float) -> None:
+        _ARRIVAL.intended_start = due
+        try:
+            self.arrival()
+        except Exception:  # a request error is already reported by the client
+            pass
+        finally:
+            self._in_flight -= 1

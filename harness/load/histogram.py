@@ -1,0 +1,93 @@
+"""HDR histograms of response times: microsecond units, 1 µs to 1 h, three
+significant digits (a value is read back within 0.1 %), fixed memory.
+
+Shared by the Locust plugin (records, encodes) and the orchestrator (decodes,
+merges, reads percentiles). Imports hdrh only — never locust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000
+SIGNIFICANT_DIGITS = 3
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+def record_ms(histogram: HdrHistogram, latency_ms: float) -> None:
+    """Record one latency given in milliseconds (clamped into the trackable range)."""
+    value_us = round(latency_ms * 1000.0)
+    histogram.record_value(min(max(value_us, LOWEST_US), HIGHEST_US))
+
+
+def encode(histogram: HdrHistogram) -> str:
+    """The compressed, base64 text form (the HdrHistogram V2 wire format)."""
+    encoded = histogram.encode()
+    return encoded.decode("ascii") if isinstance(encoded, bytes) else str(encoded)
+
+
+def decode(text: str) -> HdrHistogram:
+    """Raises ValueError for text that is not an encoded histogram."""
+    try:
+        histogram = HdrHistogram.decode(text.encode("ascii"))
+    except Exception as exc:  # hdrh raises assorted errors on garbage
+        raise ValueError(f"not an encoded HDR histogram: {exc}") from None
+    if histogram is None:
+        raise ValueError("not an encoded HDR histogram")
+    return histogram
+
+
+def merge(encoded: Iterable[str]) -> HdrHistogram:
+    """One histogram holding every value of the encoded ones."""
+    total = new_histogram()
+    for text in encoded:
+        total.add(decode(text))
+    return total
+
+
+def add_into(total: HdrHistogram, other: HdrHistogram) -> None:
+    if other.get_total_count():
+        total.add(other)
+
+
+def percentiles_ms(histogram: HdrHistogram, percentiles: Iterable[float]) -> dict[float, float]:
+    """{95.0: 12.3, ...} in milliseconds; empty when the histogram is empty."""
+    wanted = sorted(set(percentiles))
+    if not histogram.get_total_count() or not wanted:
+        return {}
+    values = histogram.get_percentile_to_value_dict(wanted)
+    return {q: values[q] / 1000.0 for q in wanted}
+
+
+def max_ms(histogram: HdrHistogram) -> float | None:
+    if not histogram.get_total_count():
+        return None
+    return float(histogram.get_max_value()) / 1000.0
+
+
+def min_ms(histogram: HdrHistogram) -> float | None:
+    if not histogram.get_total_count():
+        return None
+    return float(histogram.get_min_value()) / 1000.0
+
+
+def mean_ms(histogram: HdrHistogram) -> float | None:
+    if not histogram.get_total_count():
+        return None
+    return float(histogram.get_mean_value()) / 1000.0
+
+
+def count_above_ms(histogram: HdrHistogram, threshold_ms: float) -> int:
+    """How many recorded values are (equivalently) above ``threshold_ms``."""
+    threshold_us = threshold_ms * 1000.0
+    above = 0
+    for item in histogram.get_recorded_iterator():
+        if histogram.get_lowest_equivalent_value(item.value_iterated_to) > threshold_us:
+            above += item.count_at_value_iterated_to
+    return int(above)

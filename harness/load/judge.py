@@ -1,0 +1,477 @@
+"""Judging a load step's criteria: live (decisive breaches, for abort) and at the end.
+
+Whole-run criteria are judged on the merged whole-run histograms. A ``for Ns``
+criterion fails when the metric breached its threshold in each of N consecutive
+one-second intervals (an interval with nothing to measure ends a streak); its
+observed value is the level held through that streak (the least bad value).
+
+A breach is *decisive* when no future interval can undo it:
+- a ``for`` streak that reached its length;
+- ``max < T`` once a value above T was seen; ``failures``/``unsent`` ``< N`` once
+  reached;
+- ``error_rate < X``: even if every request still possible succeeded, the final
+  rate would breach: failures / max_total. ``pXX < T``: the values above T already
+  exceed (100 - XX) % of max_total. ``rps``/``requests`` ``>= X``: even max_total
+  would fall short. ``max_total`` = requests so far + peak rate * remaining time,
+  where the peak rate is the highest one-second rate seen so far (or the planned
+  open-model rate, if higher). This is an estimate for closed models: a later
+  burst faster than any second seen so far could in principle dilute the failures.
+
+Phase criteria, ``recovery_time`` and ``cpu_utilisation`` are not judged live.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from harness.criteria import Criterion
+from harness.load import histogram
+from harness.load.interval import Interval
+from harness.load.tally import SelectionError, Tally
+from harness.outcome import CriterionResult, PhaseMark
+from harness.status import Status
+
+RECOVERY_SUSTAIN_S = 3
+"""recovery_time: p95 and error rate must be back within limits this many seconds in a row."""
+
+LIVE_METRICS = ("error_rate", "max", "failures", "unsent", "rps", "requests")
+
+
+@dataclass(frozen=True)
+class Breach:
+    criterion: Criterion
+    observed: float
+    at_s: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    at: float  # time.time()
+    fraction: float  # of all the target's cores
+
+
+def phase_of(second: int, marks: Sequence[PhaseMark]) -> str | None:
+    """The phase an interval [second, second + 1) belongs to: the last mark at or
+    before its midpoint."""
+    current = None
+    for mark in sorted(marks, key=lambda m: m.at):
+        if mark.at <= second + 0.5:
+            current = mark.phase
+    return current
+
+
+def breaches(criterion: Criterion, value: float | None) -> bool | None:
+    """True/False; None when there is nothing to measure."""
+    return None if value is None else not criterion.holds(value)
+
+
+def streak_end(flags: Sequence[bool | None], length: int) -> int | None:
+    """Index at which ``length`` consecutive True flags are first completed."""
+    run = 0
+    for index, flag in enumerate(flags):
+        run = run + 1 if flag else 0
+        if run >= length:
+            return index
+    return None
+
+
+def sustained_level(criterion: Criterion, values: Sequence[float]) -> float:
+    """The level held throughout a breach streak (the least bad value in it)."""
+    return min(values) if criterion.op in ("<", "<=") else max(values)
+
+
+def _live_kind(criterion: Criterion) -> str | None:
+    if criterion.phase is not None or criterion.metric in ("cpu_utilisation", "recovery_time"):
+        return None
+    if criterion.sustain_s:
+        return "sustain"
+    upper = criterion.op in ("<", "<=")
+    if criterion.percentile is not None and upper:
+        return "percentile"
+    if criterion.metric in ("error_rate", "max", "failures", "unsent") and upper:
+        return "upper"
+    if criterion.metric in ("rps", "requests") and criterion.op in (">", ">="):
+        return "volume"
+    return None
+
+
+@dataclass
+class _Track:
+    criterion: Criterion
+    seconds: list[int] = field(default_factory=list)
+    values: list[float | None] = field(default_factory=list)
+
+
+class Judge:
+    """Fed one interval at a time; reports decisive breaches as soon as they are."""
+
+    def __init__(
+        self, criteria: Sequence[Criterion], duration_s: float, planned_rps: float | None = None
+    ) -> None:
+        self.criteria = list(criteria)
+        self.duration_s = duration_s
+        self.planned_rps = planned_rps or 0.0
+        self.total = Tally()
+        self.intervals: list[Interval] = []
+        self.peak_rps = 0.0
+        self.decided: dict[int, Breach] = {}
+        self._tracks = {
+            i: _Track(c)
+            for i, c in enumerate(self.criteria)
+            if c.sustain_s and c.metric not in ("cpu_utilisation", "recovery_time")
+        }
+
+    @property
+    def first_second(self) -> int | None:
+        return self.intervals[0].second if self.intervals else None
+
+    def elapsed_s(self, second: int) -> float:
+        first = self.first_second
+        return float(second - first + 1) if first is not None else 0.0
+
+    def observe(self, interval: Interval) -> list[Breach]:
+        self.intervals.append(interval)
+        self.total.add(interval)
+        self.peak_rps = max(self.peak_rps, float(interval.requests))
+        one = Tally([interval]) if self._tracks else None
+        for track in self._tracks.values():
+            assert one is not None
+            try:
+                value = one.value(track.criterion.metric, track.criterion.labels, 1.0)
+            except SelectionError:
+                value = None
+            track.seconds.append(interval.second)
+            track.values.append(value)
+        new = []
+        elapsed = self.elapsed_s(interval.second)
+        for index, criterion in enumerate(self.criteria):
+            if index in self.decided:
+                continue
+            breach = self._decisive(index, criterion, elapsed)
+            if breach is not None:
+                self.decided[index] = breach
+                new.append(breach)
+        return new
+
+    def _decisive(self, index: int, criterion: Criterion, elapsed: float) -> Breach | None:
+        kind = _live_kind(criterion)
+        if kind is None:
+            return None
+        if kind == "sustain":
+            track = self._tracks[index]
+            length = max(1, math.ceil(criterion.sustain_s or 1))
+            flags = [breaches(criterion, v) for v in track.values[-length:]]
+            if len(flags) < length or not all(flags):
+                return None
+            level = sustained_level(criterion, [v for v in track.values[-length:] if v is not None])
+            return Breach(
+                criterion, level, elapsed,
+                f"breached for {length} s in a row (level {_fmt(level, criterion)})",
+            )
+        try:
+            current = self.total.value(
+                criterion.metric, criterion.labels, self.total.active_span_s
+            )
+            chosen = self.total.select(criterion.labels)
+        except SelectionError:
+            return None
+        if current is None:
+            return None
+        remaining_s = max(self.duration_s - elapsed, 0.0)
+        max_total = chosen.count + max(self.peak_rps, self.planned_rps) * remaining_s
+        if kind == "upper" and criterion.metric == "error_rate":
+            best = chosen.failures / max_total if max_total else 0.0
+            if criterion.holds(best):
+                return None
+            return Breach(
+                criterion, current, elapsed,
+                f"{chosen.failures} failures already exceed {_fmt(criterion.threshold, criterion)} "
+                f"of at most {max_total:.0f} requests",
+            )
+        if kind == "upper":
+            return None if criterion.holds(current) else Breach(
+                criterion, current, elapsed, f"reached {_fmt(current, criterion)}"
+            )
+        if kind == "percentile":
+            q = criterion.percentile or 0.0
+            above = histogram.count_above_ms(chosen.hist, criterion.threshold)
+            if above <= (1.0 - q / 100.0) * max_total:
+                return None
+            return Breach(
+                criterion, current, elapsed,
+                f"{above} requests above {criterion.threshold:g} ms already exceed "
+                f"{100 - q:g} % of at most {max_total:.0f} requests",
+            )
+        # volume: even the most requests still possible would fall short
+        best_count = max_total
+        best = best_count / self.duration_s if criterion.metric == "rps" else best_count
+        if criterion.holds(best):
+            return None
+        return Breach(
+            criterion, current, elapsed,
+            f"at most {best:.1f} reachable by the end of the run",
+        )
+
+    # -- final judgement -------------------------------------------------------------
+
+    def conclude(
+        self, span_s: float, cpu: Sequence[CpuSample] = (), aborted_by: Breach | None = None
+    ) -> list[CriterionResult]:
+        """Results for every criterion without a phase and other than recovery_time."""
+        results = []
+        for index, criterion in enumerate(self.criteria):
+            if criterion.phase is not None or criterion.metric == "recovery_time":
+                continue
+            results.append(self._conclude_one(index, criterion, span_s, cpu, aborted_by))
+        return results
+
+    def _conclude_one(
+        self,
+        index: int,
+        criterion: Criterion,
+        span_s: float,
+        cpu: Sequence[CpuSample],
+        aborted_by: Breach | None,
+    ) -> CriterionResult:
+        if aborted_by is not None and aborted_by.criterion is criterion:
+            return _result(
+                criterion, Status.FAIL, aborted_by.observed,
+                f"aborted the run at {aborted_by.at_s:.1f} s: {aborted_by.reason}",
+                at_s=aborted_by.at_s,
+            )
+        if criterion.metric == "cpu_utilisation":
+            return judge_cpu(criterion, [s.fraction for s in cpu])
+        if criterion.sustain_s:
+            track = self._tracks[index]
+            return judge_sustained(criterion, track.values, self.first_second, track.seconds)
+        return judge_whole(criterion, self.total, span_s, self.decided.get(index))
+
+
+def judge_whole(
+    criterion: Criterion, tally: Tally, span_s: float, breach: Breach | None = None
+) -> CriterionResult:
+    try:
+        observed = tally.value(criterion.metric, criterion.labels, span_s)
+    except SelectionError as exc:
+        return _result(criterion, Status.ERROR, None, str(exc))
+    if observed is None:
+        return _result(criterion, Status.ERROR, None, f"nothing measured for {criterion.metric}")
+    if criterion.holds(observed):
+        return _result(criterion, Status.PASS, observed)
+    at_s = breach.at_s if breach is not None else None
+    reason = f"decided at {breach.at_s:.1f} s: {breach.reason}" if breach is not None else ""
+    return _result(criterion, Status.FAIL, observed, reason, at_s=at_s)
+
+
+def judge_sustained(
+    criterion: Criterion,
+    values: Sequence[float | None],
+    first_second: int | None,
+    seconds: Sequence[int],
+) -> CriterionResult:
+    length = max(1, math.ceil(criterion.sustain_s or 1))
+    measured = [v for v in values if v is not None]
+    if not measured:
+        return _result(criterion, Status.ERROR, None, f"nothing measured for {criterion.metric}")
+    flags = [breaches(criterion, v) for v in values]
+    end = streak_end(flags, length)
+    if end is None:
+        longest = _longest_run(flags)
+        level = sustained_level(criterion, measured) if criterion.op in ("<", "<=") else min(
+            measured
+        )
+        worst = max(measured) if criterion.op in ("<", "<=") else level
+        return _result(
+            criterion, Status.PASS, worst,
+            f"longest breach {longest} s < {length} s (observed: worst one-second value)",
+        )
+    streak = [v for v in values[end - length + 1 : end + 1] if v is not None]
+    level = sustained_level(criterion, streak)
+    at_s = float(seconds[end] - first_second + 1) if first_second is not None else None
+    return _result(
+        criterion, Status.FAIL, level,
+        f"breached for {length} s in a row (level held: {_fmt(level, criterion)})",
+        at_s=at_s,
+    )
+
+
+def judge_cpu(criterion: Criterion, fractions: Sequence[float]) -> CriterionResult:
+    if not fractions:
+        return _result(
+            criterion, Status.ERROR, None,
+            "no CPU samples (needs a local testbed manifest or target.prometheus_url + cpu_query)",
+        )
+    if criterion.sustain_s:
+        return judge_sustained(
+            criterion, list(fractions), 0, list(range(len(fractions)))
+        )
+    observed = sum(fractions) / len(fractions)
+    status = Status.PASS if criterion.holds(observed) else Status.FAIL
+    return _result(criterion, status, observed, "mean over the run")
+
+
+def judge_phases(
+    criteria: Sequence[Criterion],
+    intervals: Sequence[Interval],
+    marks: Sequence[PhaseMark],
+    cpu: Sequence[CpuSample] = (),
+) -> list[CriterionResult]:
+    """Criteria that name a phase, and recovery_time, against the complete timeline."""
+    results = []
+    for criterion in criteria:
+        if criterion.metric == "recovery_time":
+            results.append(judge_recovery(criterion, criteria, intervals, marks))
+            continue
+        if criterion.phase is None:
+            continue
+        if not marks:
+            results.append(_result(criterion, Status.ERROR, None, "no chaos phase recorded"))
+            continue
+        chosen = [i for i in intervals if phase_of(i.second, marks) == criterion.phase]
+        if not chosen:
+            results.append(
+                _result(
+                    criterion, Status.ERROR, None, f"nothing measured in phase {criterion.phase}"
+                )
+            )
+            continue
+        if criterion.metric == "cpu_utilisation":
+            fractions = [
+                s.fraction for s in cpu if phase_of(int(s.at), marks) == criterion.phase
+            ]
+            results.append(judge_cpu(criterion, fractions))
+            continue
+        if criterion.sustain_s:
+            values = []
+            for interval in chosen:
+                try:
+                    values.append(Tally([interval]).value(criterion.metric, criterion.labels, 1.0))
+                except SelectionError:
+                    values.append(None)
+            results.append(
+                judge_sustained(
+                    criterion, values, intervals[0].second, [i.second for i in chosen]
+                )
+            )
+            continue
+        results.append(judge_whole(criterion, Tally(chosen), float(len(chosen))))
+    return results
+
+
+def judge_recovery(
+    criterion: Criterion,
+    criteria: Sequence[Criterion],
+    intervals: Sequence[Interval],
+    marks: Sequence[PhaseMark],
+) -> CriterionResult:
+    if not marks:
+        return _result(criterion, Status.ERROR, None, "no chaos phase recorded")
+    ordered = sorted(marks, key=lambda m: m.at)
+    fault_at = next((m.at for m in ordered if m.phase == "fault"), None)
+    if fault_at is None:
+        return _result(criterion, Status.ERROR, None, "no fault phase recorded")
+    fault_end = next((m.at for m in ordered if m.phase == "recovery" and m.at >= fault_at), None)
+    if fault_end is None:
+        return _result(criterion, Status.ERROR, None, "the fault phase never ended")
+    limits = baseline_limits(criteria)
+    if not limits:
+        return _result(
+            criterion, Status.ERROR, None,
+            "recovery_time needs a p95 or error_rate criterion (phase baseline, or none) "
+            "to know what 'recovered' means",
+        )
+    observed = recovery_time_s(intervals, fault_end, limits)
+    if observed is None:
+        return _result(
+            criterion, Status.FAIL, None,
+            f"p95/error rate not back within {_limits_text(limits)} for {RECOVERY_SUSTAIN_S} s "
+            "before the end of the run",
+        )
+    status = Status.PASS if criterion.holds(observed) else Status.FAIL
+    return _result(criterion, status, observed, f"back within {_limits_text(limits)}")
+
+
+def baseline_limits(criteria: Sequence[Criterion]) -> list[Criterion]:
+    """The p95 and error_rate criteria that define 'recovered' (baseline ones first)."""
+    chosen = []
+    for metric in ("p95", "error_rate"):
+        candidates = [c for c in criteria if c.metric == metric and not c.labels]
+        pick = next((c for c in candidates if c.phase == "baseline"), None) or next(
+            (c for c in candidates if c.phase is None), None
+        )
+        if pick is not None:
+            chosen.append(pick)
+    return chosen
+
+
+def recovery_time_s(
+    intervals: Sequence[Interval], fault_end: float, limits: Sequence[Criterion]
+) -> float | None:
+    """Seconds from ``fault_end`` to the start of the first run of RECOVERY_SUSTAIN_S
+    intervals in which every limit holds (intervals without requests do not count)."""
+    after = [i for i in intervals if i.second + 1 > fault_end]
+    good = []
+    for interval in after:
+        one = Tally([interval])
+        ok = one.requests > 0
+        for limit in limits:
+            value = one.value(limit.metric, limit.labels, 1.0) if ok else None
+            ok = ok and value is not None and limit.holds(value)
+        good.append(ok)
+    end = streak_end(good, RECOVERY_SUSTAIN_S)
+    if end is None:
+        return None
+    start = after[end - RECOVERY_SUSTAIN_S + 1].second
+    return max(0.0, start - fault_end)
+
+
+def _limits_text(limits: Sequence[Criterion]) -> str:
+    return " and ".join(limit.text for limit in limits)
+
+
+def _longest_run(flags: Sequence[bool | None]) -> int:
+    best = run = 0
+    for flag in flags:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def _fmt(value: float, criterion: Criterion) -> str:
+    if criterion.unit_kind == "rate":
+        return f"{value * 100:.3g} %"
+    unit = criterion.unit
+    return f"{value:.4g} {unit}".strip()
+
+
+def _result(
+    criterion: Criterion,
+    status: Status,
+    observed: float | None,
+    reason: str = "",
+    at_s: float | None = None,
+) -> CriterionResult:
+    return CriterionResult(
+        name=criterion.name,
+        status=status,
+        observed=_round(observed),
+        threshold=criterion.threshold,
+        unit=criterion.unit,
+        phase=criterion.phase,
+        reason=reason,
+        at_s=at_s,
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def count_requests(intervals: Sequence[Interval]) -> Mapping[str, int]:
+    return {
+        "requests": sum(i.requests for i in intervals),
+        "failures": sum(i.failures for i in intervals),
+    }

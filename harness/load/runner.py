@@ -1,0 +1,389 @@
+"""Run one load step: locust as a subprocess (master + workers) with the harness
+plugin, judged live from the interval stream and at the end.
+
+Never imports locust or gevent. Every path reaps the locust process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from harness.criteria import Criterion, CriterionError, parse_criterion
+from harness.events import CriterionBreached, IntervalMeasured, StepProgressed
+from harness.load.command import (
+    RAN_CODES,
+    build_argv,
+    build_env,
+    explain_exit,
+    service_url,
+)
+from harness.load.inspection import inspect_locustfile, unknown_classes
+from harness.load.interval import PIPELINE_TYPE, Interval
+from harness.load.judge import Breach, CpuSample, Judge, judge_phases, phase_of
+from harness.load.resources import (
+    CpuSampler,
+    ResourceError,
+    manifest_pids,
+    query_prometheus_cpu,
+)
+from harness.load.spec import LoadStep
+from harness.load.stream import IntervalStream
+from harness.load.tally import Tally
+from harness.outcome import CriterionResult, StageTimeline, StepOutcome, error_outcome, judged
+from harness.process import spawned, terminate
+from harness.runner import StepContext
+from harness.status import Status
+
+STARTUP_S = 30.0  # locust start-up and shutdown beyond -t and --stop-timeout
+POLL_S = 0.2
+ABORT_GRACE_S = 3.0
+REACH_TIMEOUT_S = 3.0
+
+
+@dataclass
+class _Run:
+    """What one locust run left behind."""
+
+    returncode: int | None = None
+    timed_out: bool = False
+    aborted_by: Breach | None = None
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    series: list[dict[str, Any]] = field(default_factory=list)
+
+
+async def run_load(ctx: StepContext) -> StepOutcome:
+    spec = ctx.spec
+    if not isinstance(spec, LoadStep):
+        return error_outcome("load", "load", f"not a load step: {type(spec).__name__}")
+    started = time.time()
+
+    def error(reason: str, **extra: Any) -> StepOutcome:
+        return error_outcome(
+            spec.name, "load", reason, started_at=started, finished_at=time.time(), **extra
+        )
+
+    try:
+        criteria = [parse_criterion(raw) for raw in spec.criteria]
+    except CriterionError as exc:
+        return error(f"criterion: {exc}")
+    locustfile = (ctx.base_dir / spec.locustfile).resolve()
+    facts = inspect_locustfile(locustfile)
+    if facts.problem:
+        return error(facts.problem)
+    missing = unknown_classes(facts, spec.user_classes)
+    if missing:
+        known = ", ".join(sorted(facts.classes)) or "none"
+        return error(f"unknown user class {', '.join(missing)} in {locustfile} (defined: {known})")
+    host = service_url(ctx.target, spec.service)
+    unreachable = await _unreachable(host)
+    if unreachable:
+        return error(f"target {spec.service} at {host} is unreachable: {unreachable}")
+
+    ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    interval_path = ctx.artifact_dir / "intervals.jsonl"
+    interval_path.unlink(missing_ok=True)
+    json_prefix = ctx.artifact_dir / "locust"
+    json_path = json_prefix.with_name("locust.json")
+    json_path.unlink(missing_ok=True)
+    stdout_path = ctx.artifact_dir / "locust.stdout.log"
+    stderr_path = ctx.artifact_dir / "locust.stderr.log"
+    argv = build_argv(spec, locustfile, host, json_prefix)
+    env = build_env(spec, ctx.target, interval_path)
+
+    planned = None
+    if spec.arrival_rate is not None:
+        planned = max(spec.arrival_rate.rate, spec.arrival_rate.ramp_to or 0.0)
+    judge = Judge(criteria, spec.duration, planned)
+    stream = IntervalStream(interval_path)
+    sampler = _sampler(ctx, criteria)
+    run = _Run(started_at=time.time())
+    bound_s = spec.duration + spec.stop_timeout + STARTUP_S
+    if spec.workers is not None:
+        bound_s += spec.workers.max_wait
+    bound_s = max(min(bound_s, ctx.deadline_s - ABORT_GRACE_S - 2.0), 1.0)
+
+    ctx.emit(StepProgressed(spec.name, f"locust: {spec.users} users against {host}"))
+    sampling = asyncio.create_task(sampler.run()) if sampler is not None else None
+    try:
+        async with spawned(
+            argv, cwd=ctx.work_dir, stdout_path=stdout_path, stderr_path=stderr_path, env=env,
+            grace_s=ABORT_GRACE_S,
+        ) as proc:
+            deadline = time.monotonic() + bound_s
+            while proc.returncode is None:
+                try:
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), POLL_S)
+                except TimeoutError:
+                    pass
+                breach = _consume(ctx, spec, stream, judge, run)
+                if breach is not None and run.aborted_by is None:
+                    run.aborted_by = breach
+                    ctx.emit(StepProgressed(spec.name, f"aborting: {breach.criterion.name}"))
+                    await terminate(proc, ABORT_GRACE_S)
+                    break
+                if time.monotonic() > deadline:
+                    run.timed_out = True
+                    await terminate(proc, ABORT_GRACE_S)
+                    break
+            run.returncode = proc.returncode
+    finally:
+        if sampling is not None:
+            sampling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sampling
+    run.ended_at = time.time()
+    _consume(ctx, spec, stream, judge, run, live=False)
+
+    artifacts = [p for p in (json_path, interval_path, stdout_path, stderr_path) if p.exists()]
+    stderr_text = stderr_path.read_text(errors="replace") if stderr_path.exists() else ""
+    common: dict[str, Any] = {"artifacts": tuple(artifacts)}
+    if run.timed_out:
+        return error(f"locust did not finish within {bound_s:.0f} s and was killed", **common)
+    if run.aborted_by is None and run.returncode not in RAN_CODES:
+        return error(explain_exit(run.returncode or 0, stderr_text), **common)
+    locust_totals, json_problem = _read_locust_json(json_path)
+    if json_problem and run.aborted_by is None:
+        return error(json_problem, **common)
+    if stream.errors:
+        return error(f"interval stream unreadable: {stream.errors[0]}", **common)
+    if not stream.started:
+        return error(
+            "the harness plugin wrote no interval stream (was it loaded by locust?)", **common
+        )
+    total = judge.total
+    pipelines = sum(
+        e.count for e in total.endpoints.values() if e.request_type == PIPELINE_TYPE
+    )
+    if total.requests + pipelines == 0:
+        return error(f"no requests were made (locust counted {locust_totals})", **common)
+
+    cpu, cpu_problem = await _cpu_samples(ctx, spec, criteria, sampler, run)
+    span_s = total.active_span_s
+    results = judge.conclude(span_s, cpu, run.aborted_by)
+    if cpu_problem:
+        results = [_cpu_error(r, cpu_problem) for r in results]
+    if not criteria:
+        results = [
+            CriterionResult(
+                name="requests > 0", status=Status.PASS, observed=float(total.requests),
+                threshold=0.0, reason="no criteria given: only checked that requests were made",
+            )
+        ]
+    series_path = ctx.artifact_dir / "series.json"
+    series_path.write_text(json.dumps(run.series, indent=1))
+    artifacts.append(series_path)
+    metrics = {
+        "overall": total.summary(span_s)["overall"],
+        "endpoints": {k: v for k, v in total.summary(span_s).items() if k != "overall"},
+        "duration_s": span_s,
+        "locust_requests": locust_totals,
+        "series": run.series,
+        "open_model": {"scheduled": total.scheduled, "sent": total.sent, "unsent": total.unsent}
+        if spec.arrival_rate is not None or total.scheduled
+        else None,
+        "cpu_utilisation_mean": sum(s.fraction for s in cpu) / len(cpu) if cpu else None,
+        "aborted": _breach_json(run.aborted_by),
+    }
+    outcome = StepOutcome(
+        name=spec.name,
+        kind="load",
+        status=judged(results),
+        summary=_summary(results, total, span_s, run.aborted_by),
+        criteria=tuple(results),
+        metrics=metrics,
+        artifacts=tuple(artifacts),
+        started_at=started,
+        finished_at=time.time(),
+    )
+    phased = [c for c in criteria if c.phase is not None or c.metric == "recovery_time"]
+    if not phased:
+        return outcome
+    intervals = list(judge.intervals)
+
+    def finalize(timeline: StageTimeline) -> StepOutcome:
+        more = judge_phases(criteria, intervals, timeline.marks, cpu)
+        every = [*results, *more]
+        return outcome.with_(
+            criteria=tuple(every),
+            status=judged(every),
+            summary=_summary(every, total, span_s, run.aborted_by),
+            finalize=None,
+        )
+
+    return outcome.with_(finalize=finalize)
+
+
+def _consume(
+    ctx: StepContext,
+    spec: LoadStep,
+    stream: IntervalStream,
+    judge: Judge,
+    run: _Run,
+    live: bool = True,
+) -> Breach | None:
+    """Read new intervals; emit them; return an aborting decisive breach, if any."""
+    aborting = None
+    for line in stream.read_new():
+        if line.interval is None:
+            continue
+        interval = line.interval
+        new = judge.observe(interval)
+        point = _point(judge, interval, ctx.timeline)
+        run.series.append(point)
+        ctx.emit(
+            IntervalMeasured(
+                step=spec.name,
+                elapsed_s=point["elapsed_s"],
+                requests=interval.requests,
+                failures=interval.failures,
+                rps=float(interval.requests),
+                p95_ms=point["p95_ms"],
+                p99_ms=point["p99_ms"],
+                phase=point["phase"],
+            )
+        )
+        for breach in new:
+            ctx.emit(
+                CriterionBreached(
+                    step=spec.name,
+                    criterion=breach.criterion.name,
+                    observed=breach.observed,
+                    threshold=breach.criterion.threshold,
+                    unit=breach.criterion.unit,
+                    aborting=breach.criterion.abort and live,
+                )
+            )
+            if breach.criterion.abort and aborting is None:
+                aborting = breach
+    return aborting if live else None
+
+
+def _point(judge: Judge, interval: Interval, timeline: StageTimeline) -> dict[str, Any]:
+    one = Tally([interval]).summary(1.0)["overall"]
+    assert isinstance(one, dict)
+    return {
+        "second": interval.second,
+        "elapsed_s": judge.elapsed_s(interval.second),
+        "requests": interval.requests,
+        "failures": interval.failures,
+        "p50_ms": one["p50_ms"],
+        "p95_ms": one["p95_ms"],
+        "p99_ms": one["p99_ms"],
+        "max_ms": one["max_ms"],
+        "unsent": interval.unsent,
+        "phase": phase_of(interval.second, timeline.marks),
+    }
+
+
+async def _unreachable(url: str) -> str:
+    """'' when something accepts TCP connections at the URL's host and port."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return f"not a URL: {url!r}"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, port), REACH_TIMEOUT_S
+        )
+    except TimeoutError:
+        return f"no answer within {REACH_TIMEOUT_S:g} s"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return ""
+
+
+def _sampler(ctx: StepContext, criteria: Sequence[Criterion]) -> CpuSampler | None:
+    if ctx.target.manifest_path is None:
+        return None
+    try:
+        pids = manifest_pids(ctx.target.manifest_path)
+    except ResourceError:
+        return None
+    return CpuSampler(pids) if pids else None
+
+
+async def _cpu_samples(
+    ctx: StepContext,
+    spec: LoadStep,
+    criteria: Sequence[Criterion],
+    sampler: CpuSampler | None,
+    run: _Run,
+) -> tuple[list[CpuSample], str]:
+    if sampler is not None and sampler.samples:
+        return list(sampler.samples), ""
+    wanted = any(c.metric == "cpu_utilisation" for c in criteria)
+    if not wanted:
+        return [], ""
+    if ctx.target.prometheus_url and spec.cpu_query:
+        try:
+            samples = await query_prometheus_cpu(
+                ctx.target.prometheus_url, spec.cpu_query, run.started_at, run.ended_at
+            )
+        except ResourceError as exc:
+            return [], str(exc)
+        return samples, ""
+    return [], ""
+
+
+def _cpu_error(result: CriterionResult, problem: str) -> CriterionResult:
+    if not result.name.startswith("cpu_utilisation"):
+        return result
+    return CriterionResult(
+        name=result.name, status=Status.ERROR, threshold=result.threshold, unit=result.unit,
+        phase=result.phase, reason=problem,
+    )
+
+
+def _read_locust_json(path: Path) -> tuple[int | None, str]:
+    """(total requests Locust counted, problem)."""
+    if not path.exists():
+        return None, f"locust wrote no JSON report ({path.name})"
+    try:
+        data = json.loads(path.read_text())
+        return sum(int(entry["num_requests"]) for entry in data), ""
+    except (ValueError, TypeError, KeyError) as exc:
+        return None, f"locust JSON report {path.name} is unreadable: {exc!r}"
+
+
+def _breach_json(breach: Breach | None) -> dict[str, Any] | None:
+    if breach is None:
+        return None
+    return {
+        "criterion": breach.criterion.name,
+        "at_s": breach.at_s,
+        "observed": breach.observed,
+        "reason": breach.reason,
+    }
+
+
+def _summary(
+    results: Sequence[CriterionResult], total: Tally, span_s: float, aborted: Breach | None
+) -> str:
+    overall = total.summary(span_s)["overall"]
+    assert isinstance(overall, dict)
+    figures = (
+        f"{overall['requests']} requests, {overall['rps']} rps, "
+        f"error rate {100 * (overall['error_rate'] or 0):.2f} %, "
+        f"p95 {overall['p95_ms']} ms, p99 {overall['p99_ms']} ms"
+    )
+    bad = [r for r in results if r.status in (Status.FAIL, Status.ERROR)]
+    if aborted is not None:
+        return f"aborted at {aborted.at_s:.1f} s by {aborted.criterion.name}; {figures}"
+    if bad:
+        first = bad[0]
+        observed = first.observed if first.observed is not None else first.reason
+        return f"{first.status.value}: {first.name} (observed {observed} {first.unit}); {figures}"
+    return figures

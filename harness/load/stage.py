@@ -1,0 +1,87 @@
+"""The load stage: ``STAGE`` for the engine (harness.stages maps "load" to it).
+
+Importing this module never imports locust or gevent (tests pin that).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.criteria import CriterionError, parse_criterion
+from harness.load.inspection import inspect_locustfile, unknown_classes
+from harness.load.runner import run_load
+from harness.load.spec import LoadStep
+from harness.outcome import StepOutcome
+from harness.runner import Problem, StepContext
+
+
+class LoadStage:
+    kind = "load"
+
+    def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
+        if not isinstance(spec, LoadStep):
+            return [Problem(suite_file, None, "kind", "not a load step")]
+        problems = []
+        where = f"step {spec.name!r}"
+        facts = inspect_locustfile((base_dir / spec.locustfile).resolve())
+        if facts.problem:
+            in_file = facts.problem_line is not None
+            problems.append(
+                Problem(
+                    facts.path if in_file else suite_file,
+                    facts.problem_line,
+                    "locustfile",
+                    f"{where}: {facts.problem}",
+                )
+            )
+        else:
+            missing = unknown_classes(facts, spec.user_classes)
+            if missing:
+                known = ", ".join(sorted(facts.classes)) or "none"
+                problems.append(
+                    Problem(
+                        suite_file, None, "user_classes",
+                        f"{where}: {', '.join(missing)} not defined in {spec.locustfile} "
+                        f"(classes there: {known})",
+                    )
+                )
+            elif not spec.user_classes and not any(
+                name.endswith("User") or name.endswith("Arrivals") for name in facts.classes
+            ):
+                problems.append(
+                    Problem(
+                        suite_file, None, "locustfile",
+                        f"{where}: {spec.locustfile} defines no class that looks like a "
+                        "Locust user; name one in user_classes",
+                    )
+                )
+        for index, raw in enumerate(spec.criteria):
+            try:
+                criterion = parse_criterion(raw)
+            except CriterionError as exc:
+                problems.append(Problem(suite_file, None, f"criteria[{index}]", str(exc)))
+                continue
+            pipeline = criterion.metric == "completion_rate" or criterion.metric.startswith(
+                "pipeline_"
+            )
+            if pipeline and criterion.labels:
+                problems.append(
+                    Problem(
+                        suite_file, None, f"criteria[{index}]",
+                        f"{where}: {criterion.metric} takes no name selector",
+                    )
+                )
+            if criterion.metric == "unsent" and spec.arrival_rate is None:
+                problems.append(
+                    Problem(
+                        suite_file, None, f"criteria[{index}]",
+                        f"{where}: 'unsent' needs an open model (arrival_rate)",
+                    )
+                )
+        return problems
+
+    async def run(self, ctx: StepContext) -> StepOutcome:
+        return await run_load(ctx)
+
+
+STAGE = LoadStage()

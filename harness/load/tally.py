@@ -1,0 +1,194 @@
+"""Merged measurements of a set of intervals, and the metric values read from them.
+
+A :class:`Tally` holds one merged HDR histogram per endpoint (fixed memory,
+whatever the run length); it answers every load metric of the criteria
+language for the intervals added to it.
+
+Selectors: ``p99{name="POST /predict"}`` matches the endpoint whose key
+"<request type> <name>" equals the label (Locust's request type is the HTTP
+method), or, failing that, every endpoint whose Locust name equals it
+(``name="/predict"`` merges all methods). Without a selector the metric covers
+every endpoint except the pipeline entries (request type PIPELINE), which
+only feed ``completion_rate`` and ``pipeline_p*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+from harness.criteria import PERCENTILE_RE
+from harness.load import histogram
+from harness.load.interval import PIPELINE_TYPE, Interval
+
+STANDARD_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+class SelectionError(ValueError):
+    """A selector that matches no endpoint."""
+
+
+@dataclass
+class _Endpoint:
+    request_type: str
+    name: str
+    count: int = 0
+    failures: int = 0
+    hist: HdrHistogram = field(default_factory=histogram.new_histogram)
+
+
+@dataclass(frozen=True)
+class Selection:
+    count: int
+    failures: int
+    hist: HdrHistogram
+
+
+class Tally:
+    def __init__(self, intervals: Iterable[Interval] = ()) -> None:
+        self.endpoints: dict[str, _Endpoint] = {}
+        self.seconds = 0
+        self.scheduled = 0
+        self.sent = 0
+        self.unsent = 0
+        self.first_second: int | None = None
+        self.last_second: int | None = None
+        self.first_active: int | None = None  # first and last second with requests
+        self.last_active: int | None = None
+        for interval in intervals:
+            self.add(interval)
+
+    def add(self, interval: Interval) -> None:
+        self.seconds += 1
+        self.scheduled += interval.scheduled
+        self.sent += interval.sent
+        self.unsent += interval.unsent
+        if self.first_second is None:
+            self.first_second = interval.second
+        self.last_second = interval.second
+        if interval.endpoints and any(e.count for e in interval.endpoints.values()):
+            if self.first_active is None:
+                self.first_active = interval.second
+            self.last_active = interval.second
+        for key, measured in interval.endpoints.items():
+            endpoint = self.endpoints.get(key)
+            if endpoint is None:
+                endpoint = self.endpoints[key] = _Endpoint(measured.request_type, measured.name)
+            endpoint.count += measured.count
+            endpoint.failures += measured.failures
+            if measured.count:
+                histogram.add_into(endpoint.hist, histogram.decode(measured.hist))
+
+    @property
+    def active_span_s(self) -> float:
+        """Seconds from the first to the last second with requests (1 at least)."""
+        if self.first_active is None or self.last_active is None:
+            return 1.0
+        return float(self.last_active - self.first_active + 1)
+
+    @property
+    def requests(self) -> int:
+        return self.select({}).count
+
+    def select(self, labels: Mapping[str, str], pipeline: bool = False) -> Selection:
+        if pipeline:
+            chosen = [e for e in self.endpoints.values() if e.request_type == PIPELINE_TYPE]
+        elif "name" in labels:
+            wanted = labels["name"]
+            chosen = [
+                e for key, e in self.endpoints.items() if key == wanted
+            ] or [e for e in self.endpoints.values() if e.name == wanted]
+            if not chosen:
+                seen = ", ".join(sorted(self.endpoints)) or "none"
+                raise SelectionError(f"no requests named {wanted!r} (endpoints seen: {seen})")
+        else:
+            chosen = [e for e in self.endpoints.values() if e.request_type != PIPELINE_TYPE]
+        if len(chosen) == 1:
+            only = chosen[0]
+            return Selection(only.count, only.failures, only.hist)
+        merged = histogram.new_histogram()
+        for endpoint in chosen:
+            histogram.add_into(merged, endpoint.hist)
+        return Selection(
+            sum(e.count for e in chosen), sum(e.failures for e in chosen), merged
+        )
+
+    def value(self, metric: str, labels: Mapping[str, str], span_s: float) -> float | None:
+        """The metric over this tally (None when there is nothing to measure).
+
+        Latencies in ms, rates as fractions, pipeline durations in s. ``span_s`` is
+        the wall time the tally covers (for rps). cpu_utilisation and
+        recovery_time are not request metrics: see the judge.
+        """
+        if metric in ("completion_rate",) or metric.startswith("pipeline_"):
+            pipes = self.select({}, pipeline=True)
+            if not pipes.count:
+                return None
+            if metric == "completion_rate":
+                return (pipes.count - pipes.failures) / pipes.count
+            match = PERCENTILE_RE.match(metric.removeprefix("pipeline_"))
+            if not match:
+                return None
+            return histogram.percentiles_ms(pipes.hist, [float(match["q"])])[
+                float(match["q"])
+            ] / 1000.0
+        if metric == "unsent":
+            return float(self.unsent)
+        chosen = self.select(labels)
+        if metric == "requests":
+            return float(chosen.count)
+        if metric == "failures":
+            return float(chosen.failures)
+        if metric == "rps":
+            return chosen.count / span_s if span_s > 0 else None
+        if metric == "error_rate":
+            return chosen.failures / chosen.count if chosen.count else None
+        return latency_ms(chosen.hist, metric)
+
+    def summary(self, span_s: float) -> dict[str, object]:
+        """Figures per endpoint and overall, for reports (JSON-able)."""
+        rows: dict[str, object] = {}
+        keys = sorted(self.endpoints)
+        for key in [*keys, ""]:
+            if key:
+                e = self.endpoints[key]
+                chosen = Selection(e.count, e.failures, e.hist)
+            else:
+                chosen = self.select({})
+            rows[key or "overall"] = describe(chosen, span_s)
+        return rows
+
+
+def latency_ms(hist: HdrHistogram, metric: str) -> float | None:
+    if metric == "max":
+        return histogram.max_ms(hist)
+    if metric == "min":
+        return histogram.min_ms(hist)
+    if metric == "mean":
+        return histogram.mean_ms(hist)
+    q = 50.0 if metric == "median" else None
+    match = PERCENTILE_RE.match(metric)
+    if match:
+        q = float(match["q"])
+    if q is None:
+        return None
+    return histogram.percentiles_ms(hist, [q]).get(q)
+
+
+def describe(chosen: Selection, span_s: float) -> dict[str, object]:
+    values = histogram.percentiles_ms(chosen.hist, STANDARD_PERCENTILES)
+    return {
+        "requests": chosen.count,
+        "failures": chosen.failures,
+        "error_rate": chosen.failures / chosen.count if chosen.count else None,
+        "rps": round(chosen.count / span_s, 3) if span_s > 0 else None,
+        "p50_ms": values.get(50.0),
+        "p90_ms": values.get(90.0),
+        "p95_ms": values.get(95.0),
+        "p99_ms": values.get(99.0),
+        "p99.9_ms": values.get(99.9),
+        "max_ms": histogram.max_ms(chosen.hist),
+        "mean_ms": round(m, 3) if (m := histogram.mean_ms(chosen.hist)) is not None else None,
+    }

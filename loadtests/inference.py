@@ -1,0 +1,62 @@
+"""The platform's user: predictions (3 of 4 requests) and model-info lookups.
+
+    locust -f loadtests/inference.py -H http://127.0.0.1:8000
+Think time 1-3 s (HARNESS_THINK_TIME_S="0" for none). A 200 whose body is not a
+valid answer is a failure.
+"""
+
+from __future__ import annotations
+
+import random
+
+from locust import FastHttpUser, between, task
+
+from harness.load.scenario_env import service_url, think_time_s
+
+FEATURES = 8
+
+
+def features() -> list[float]:
+    return [round(random.uniform(-3.0, 3.0), 4) for _ in range(FEATURES)]
+
+
+class InferenceUser(FastHttpUser):
+    host = service_url("serving")
+    wait_time = between(*think_time_s((1.0, 3.0)))
+
+    @task(3)
+    def predict(self) -> None:
+        with self.client.post(
+            "/predict", json={"features": features()}, name="/predict", catch_response=True
+        ) as response:
+            check_prediction(response)
+
+    @task(1)
+    def model_info(self) -> None:
+        with self.client.get("/model-info", name="/model-info", catch_response=True) as response:
+            try:
+                body = response.json()
+                ok = response.status_code == 200 and {"name", "version"} <= set(body)
+            except Exception:
+                ok = False
+            if ok:
+                response.success()
+            else:
+                response.failure(f"bad /model-info answer: {response.status_code}")
+
+
+def check_prediction(response) -> None:  # type: ignore[no-untyped-def]
+    if response.status_code != 200:
+        response.failure(f"HTTP {response.status_code}")
+        return
+    try:
+        body = response.json()
+        ok = {"prediction", "probability", "model_version"} <= set(body)
+        probability = float(body["probability"])
+        ok = ok and 0.0 <= probability <= 1.0
+    except Exception:
+        ok = False
+    if ok:
+        response.success()
+    else:
+        response.failure("200 with a body that is not a prediction")
