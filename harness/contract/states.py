@@ -83,8 +83,8 @@ class RegistryApi:
                 f"POST /models/register {name} {version}: registry answered {status}: "
                 f"{_short(answer)}"
             )
-        model_id = answer.get("model_id") if isinstance(answer, dict) else None
-        if not isinstance(model_id, int):
+        model_id = _id_of(answer)
+        if model_id is None:
             raise StateSetupError(
                 f"POST /models/register {name} {version}: no integer model_id in the answer "
                 f"({_short(answer)})"
@@ -109,11 +109,20 @@ class RegistryApi:
         if status != 200 or not isinstance(answer, dict):
             return []
         versions = answer.get("versions")
-        return [
-            v["model_id"]
-            for v in versions or []
-            if isinstance(v, dict) and isinstance(v.get("model_id"), int)
-        ]
+        ids = [_id_of(v) for v in versions or []] if isinstance(versions, list) else []
+        return [i for i in ids if i is not None]
+
+
+def _id_of(body: object) -> int | None:
+    """A model's id: ``model_id``, or ``id`` from a registry whose contract is broken
+    (the states still set up, so the interactions, not the states, report the defect)."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("model_id", "id"):
+        value = body.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
 
 
 def _short(answer: object) -> str:
