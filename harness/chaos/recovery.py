@@ -250,10 +250,17 @@ REVERTERS: dict[str, Callable[[FaultRecord], Reverted]] = {
 }
 
 
-def revert_record(record: FaultRecord, ledger_dir: Path | None = None) -> Reverted:
-    """Revert one fault; remove its entry when the revert is verified. Never raises."""
+def revert_record(
+    record: FaultRecord, ledger_dir: Path | None = None, *, replica_wait_s: float | None = None
+) -> Reverted:
+    """Revert one fault; remove its entry when the revert is verified. Never raises.
+
+    ``replica_wait_s`` bounds the wait for a killed pod's replacement (pod-kill entries)."""
     try:
-        result = REVERTERS[record.kind](record)
+        if record.kind == "pod-kill" and replica_wait_s is not None:
+            result = check_replicas(record, replica_wait_s)
+        else:
+            result = REVERTERS[record.kind](record)
     except Exception as exc:  # a revert must never take recovery down with it
         result = Reverted(False, f"revert raised {type(exc).__name__}: {exc}")
     if result.ok:

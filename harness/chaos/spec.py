@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from harness.config.step_base import StepBase
+from harness.units import DurationS
 
 
 class ChaosStep(StepBase):
     kind: Literal["chaos"] = "chaos"
-    experiment: str
-    dry_run: bool = False
+    experiment: str = Field(description="Chaos Toolkit experiment file, relative to the project")
+    dry_run: bool = Field(default=False, description="print what would be hit; inject nothing")
+    delay: DurationS = Field(
+        default=0.0, description="wait before the experiment starts (lets a load build a baseline)"
+    )
+    rollback_grace: DurationS = Field(
+        default=30.0,
+        description="on time-out or cancellation: how long `chaos` gets to run its rollbacks "
+        "after SIGTERM before the runner reverts from the fault ledger itself",
+    )

@@ -17,7 +17,9 @@ def own_records(kind: FaultKind) -> list[FaultRecord]:
     ]
 
 
-def revert_own(kind: FaultKind, *, strict: bool = True) -> list[str]:
+def revert_own(
+    kind: FaultKind, *, strict: bool = True, replica_wait_s: float | None = None
+) -> list[str]:
     """Revert every ``kind`` fault this process injected; one line each.
 
     With ``strict`` a revert that cannot be verified raises (the activity fails, and the
@@ -26,7 +28,7 @@ def revert_own(kind: FaultKind, *, strict: bool = True) -> list[str]:
     lines: list[str] = []
     failures: list[str] = []
     for record in own_records(kind):
-        result = revert_record(record)
+        result = revert_record(record, replica_wait_s=replica_wait_s)
         fault_reverted(kind, record.target, result.ok, result.detail, record.id)
         line = f"{kind} {record.target}: {result.detail}"
         lines.append(line)

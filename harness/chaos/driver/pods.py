@@ -108,11 +108,11 @@ def resume_pods(label_selector: str | None = None, ns: str = "default") -> list[
     return revert_own("freeze")
 
 
-def verify_replicas() -> list[str]:
+def verify_replicas(within_s: float = 10.0) -> list[str]:
     """Check that the pods this run killed were replaced (the revert of a pod kill).
 
     Never fails the activity for a replica that did not come back: that is the system's
     failure, judged by the steady-state probe ``replicas_restored``; the ledger entry stays
-    and the runner reports it. Waits up to ``recovery.REPLICA_WAIT_S`` per kill.
+    and the runner reports it. Waits up to ``within_s`` per kill.
     """
-    return revert_own("pod-kill", strict=False)
+    return revert_own("pod-kill", strict=False, replica_wait_s=within_s)

@@ -1,0 +1,316 @@
+"""Chaos Toolkit experiment files as the orchestrator sees them: loaded as data, checked
+without importing chaoslib or any extension (modules are located on disk, their functions
+found by reading the source), and checked against the blast-radius allowlist."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.chaos.allowlist import (
+    BlastRadiusError,
+    check_kubernetes_scope,
+    check_local_selector,
+    parse_label_selector,
+)
+
+LOCAL_DRIVER = "harness.chaos.driver"
+KUBERNETES_DRIVER = "chaosk8s"
+SELECTOR_ARGS = ("label_selector", "label_selectors")
+_SUBST_RE = re.compile(r"^\$\{(?P<key>[A-Za-z0-9_]+)\}$")
+
+
+class ExperimentError(ValueError):
+    """An experiment file that cannot be read; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class ExperimentProblem:
+    field: str
+    message: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Experiment:
+    path: Path
+    data: dict[str, Any]
+    lines: dict[str, int]
+
+    def activities(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(field path, activity) for every probe/action of the hypothesis, method, rollbacks."""
+        ssh = self.data.get("steady-state-hypothesis")
+        if isinstance(ssh, dict):
+            for i, probe in enumerate(ssh.get("probes") or []):
+                if isinstance(probe, dict):
+                    yield f"steady-state-hypothesis.probes[{i}]", probe
+        for key in ("method", "rollbacks"):
+            for i, activity in enumerate(self.data.get(key) or []):
+                if isinstance(activity, dict):
+                    yield f"{key}[{i}]", activity
+
+    def line_of(self, field: str) -> int | None:
+        while field:
+            if field in self.lines:
+                return self.lines[field]
+            field = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", field)
+        return None
+
+    @property
+    def uses_local_driver(self) -> bool:
+        return any(_module(a).startswith(LOCAL_DRIVER) for _, a in self.activities())
+
+    @property
+    def uses_kubernetes(self) -> bool:
+        return any(_module(a).startswith(KUBERNETES_DRIVER) for _, a in self.activities())
+
+
+def _module(activity: dict[str, Any]) -> str:
+    provider = activity.get("provider")
+    return str(provider.get("module", "")) if isinstance(provider, dict) else ""
+
+
+def _line_map(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
+    lines[prefix] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = str(key.value)
+            _line_map(value, f"{prefix}.{name}" if prefix else name, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, f"{prefix}[{i}]", lines)
+
+
+def load_experiment(path: Path) -> Experiment:
+    """Read a YAML or JSON experiment; ExperimentError names the file and line."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ExperimentError(f"{path}: experiment file not found") from None
+    except OSError as exc:
+        raise ExperimentError(f"{path}: cannot read ({exc.strerror})") from None
+    lines: dict[str, int] = {}
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = yaml.safe_load(text)
+            node = yaml.compose(text)
+            if node is not None:
+                _line_map(node, "", lines)
+    except json.JSONDecodeError as exc:
+        raise ExperimentError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise ExperimentError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ExperimentError(f"{path}: an experiment must be a mapping with title and method")
+    return Experiment(path=path, data=data, lines=lines)
+
+
+def module_file(name: str) -> Path | None:
+    """The source file of module ``name``, located without importing it or its parents
+    (``importlib.util.find_spec`` of the top package only, then the filesystem)."""
+    parts = name.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return None
+    try:
+        spec = importlib.util.find_spec(parts[0])
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if len(parts) == 1:
+        return Path(spec.origin) if spec.origin and spec.origin != "built-in" else None
+    locations = list(spec.submodule_search_locations or [])
+    current: Path | None = None
+    for i, part in enumerate(parts[1:], start=1):
+        found: Path | None = None
+        for location in locations:
+            package = Path(location) / part
+            if (package / "__init__.py").is_file():
+                found = package / "__init__.py"
+                locations = [str(package)]
+                break
+            if (Path(location) / f"{part}.py").is_file() and i == len(parts) - 1:
+                found = Path(location) / f"{part}.py"
+                break
+        if found is None:
+            return None
+        current = found
+    return current
+
+
+def defines(source: Path, name: str) -> bool:
+    """Whether a module's source defines or imports ``name`` at top level."""
+    try:
+        tree = ast.parse(source.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == name:
+                return True
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            if any((alias.asname or alias.name.split(".")[0]) == name for alias in node.names):
+                return True
+        elif isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets
+        ):
+            return True
+    return False
+
+
+def configuration_value(experiment: Experiment, value: Any) -> Any:
+    """Resolve ``${key}`` against the experiment's configuration (env entries read the
+    environment, with their default), as chaoslib would substitute it."""
+    if not isinstance(value, str):
+        return value
+    match = _SUBST_RE.match(value)
+    if not match:
+        return value
+    config = experiment.data.get("configuration")
+    entry = config.get(match["key"]) if isinstance(config, dict) else None
+    if isinstance(entry, dict) and entry.get("type") == "env":
+        return os.environ.get(str(entry.get("key")), entry.get("default"))
+    return entry if entry is not None else value
+
+
+def check_structure(experiment: Experiment) -> list[ExperimentProblem]:
+    """The Chaos Toolkit keys, and a steady state we can judge (probes before and after)."""
+    data, problems = experiment.data, []
+    if not isinstance(data.get("title"), str) or not data.get("title"):
+        problems.append(ExperimentProblem("title", "missing: every experiment needs a title"))
+    method = data.get("method")
+    if not isinstance(method, list) or not method:
+        problems.append(ExperimentProblem("method", "missing or empty: nothing would be injected"))
+    elif not any(isinstance(a, dict) and a.get("type") == "action" for a in method):
+        problems.append(ExperimentProblem("method", "has no action: no fault would be injected"))
+    ssh = data.get("steady-state-hypothesis")
+    if not isinstance(ssh, dict) or not ssh.get("probes"):
+        problems.append(
+            ExperimentProblem(
+                "steady-state-hypothesis",
+                "missing or without probes: a run would never probe the steady state",
+            )
+        )
+    rollbacks = data.get("rollbacks")
+    if rollbacks is not None and not isinstance(rollbacks, list):
+        problems.append(ExperimentProblem("rollbacks", "must be a list of activities"))
+    for field, activity in experiment.activities():
+        problems.extend(_check_activity(experiment, field, activity))
+    return [
+        ExperimentProblem(p.field, p.message, p.line or experiment.line_of(p.field))
+        for p in problems
+    ]
+
+
+def _check_activity(
+    experiment: Experiment, field: str, activity: dict[str, Any]
+) -> list[ExperimentProblem]:
+    problems: list[ExperimentProblem] = []
+    if "ref" in activity:
+        return problems
+    if activity.get("type") not in ("probe", "action"):
+        problems.append(ExperimentProblem(f"{field}.type", "must be 'probe' or 'action'"))
+    if not activity.get("name"):
+        problems.append(ExperimentProblem(f"{field}.name", "missing"))
+    provider = activity.get("provider")
+    if not isinstance(provider, dict):
+        problems.append(ExperimentProblem(f"{field}.provider", "missing"))
+        return problems
+    if provider.get("type") != "python":
+        return problems  # http / process providers: nothing to locate
+    module, func = str(provider.get("module", "")), str(provider.get("func", ""))
+    source = module_file(module)
+    if source is None:
+        problems.append(
+            ExperimentProblem(f"{field}.provider.module", f"module {module!r} is not importable")
+        )
+    elif not func:
+        problems.append(ExperimentProblem(f"{field}.provider.func", "missing"))
+    elif not defines(source, func):
+        problems.append(
+            ExperimentProblem(f"{field}.provider.func", f"{module} has no function {func!r}")
+        )
+    return problems
+
+
+def check_blast_radius(
+    experiment: Experiment,
+    *,
+    allowed_namespaces: tuple[str, ...] = (),
+    allowed_contexts: tuple[str, ...] = (),
+    context: str | None = None,
+) -> list[ExperimentProblem]:
+    """Every selector and namespace of every fault activity within the allowlist."""
+    problems: list[ExperimentProblem] = []
+    for field, activity in experiment.activities():
+        module = _module(activity)
+        provider = activity.get("provider")
+        arguments = provider.get("arguments") if isinstance(provider, dict) else None
+        arguments = arguments if isinstance(arguments, dict) else {}
+        try:
+            if module.startswith(LOCAL_DRIVER):
+                for key in SELECTOR_ARGS:
+                    if key in arguments:
+                        check_local_selector(configuration_value(experiment, arguments[key]))
+                ns = configuration_value(experiment, arguments.get("ns", "default"))
+                if ns != "default":
+                    raise BlastRadiusError(
+                        f"namespace {ns!r}: the local testbed has only 'default'"
+                    )
+            elif module.startswith(KUBERNETES_DRIVER):
+                problems.extend(
+                    _check_kubernetes_activity(
+                        experiment,
+                        field,
+                        activity,
+                        arguments,
+                        allowed_namespaces,
+                        allowed_contexts,
+                        context,
+                    )
+                )
+        except BlastRadiusError as exc:
+            problems.append(
+                ExperimentProblem(
+                    f"{field}.provider.arguments", str(exc), experiment.line_of(field)
+                )
+            )
+    return problems
+
+
+def _check_kubernetes_activity(
+    experiment: Experiment,
+    field: str,
+    activity: dict[str, Any],
+    arguments: dict[str, Any],
+    allowed_namespaces: tuple[str, ...],
+    allowed_contexts: tuple[str, ...],
+    context: str | None,
+) -> list[ExperimentProblem]:
+    keys = [k for k in SELECTOR_ARGS if k in arguments]
+    if activity.get("type") == "action" and not keys:
+        raise BlastRadiusError(
+            "a Kubernetes fault action without a label selector would pick from every pod "
+            "of the namespace: refused"
+        )
+    for key in keys:
+        value = configuration_value(experiment, arguments[key])
+        parse_label_selector(value if isinstance(value, str) else None)
+    ns = configuration_value(experiment, arguments.get("ns", "default"))
+    check_kubernetes_scope(
+        str(ns), context, allowed_namespaces=allowed_namespaces, allowed_contexts=allowed_contexts
+    )
+    return []

@@ -1,0 +1,388 @@
+"""Run one chaos step: ``chaos run`` as a child process, its progress tailed live into phase
+marks and events, its journal judged, every fault it left reverted from the ledger.
+
+The orchestrator never imports chaoslib: the experiment is checked as data
+(:mod:`harness.chaos.experiment`), run by the ``chaos`` executable (``HARNESS_CHAOS_BIN`` or
+the venv's), and judged from the journal file (:mod:`harness.chaos.journal`), never from the
+exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.chaos.experiment import (
+    Experiment,
+    ExperimentError,
+    ExperimentProblem,
+    check_blast_radius,
+    check_structure,
+    load_experiment,
+)
+from harness.chaos.journal import judge_journal
+from harness.chaos.ledger import FaultRecord, read_records
+from harness.chaos.phases import PhaseTracker
+from harness.chaos.plan import describe_plan
+from harness.chaos.recovery import Reverted, revert_record
+from harness.chaos.spec import ChaosStep
+from harness.chaos.stream import EVENTS_ENV, StreamReader
+from harness.events import FaultReverted, PhaseChanged, StepProgressed
+from harness.outcome import CriterionResult, StepOutcome, error_outcome
+from harness.paths import state_dir
+from harness.process import Finished, spawned, terminate, venv_bin
+from harness.runner import StepContext
+from harness.status import Status, worst
+
+CONTROL_MODULE = "harness.chaos.control"
+POLL_S = 0.1
+RUNNER_REPLICA_WAIT_S = 3.0
+MIN_BUDGET_S = 5.0
+
+
+def chaos_bin() -> str:
+    return os.environ.get("HARNESS_CHAOS_BIN") or venv_bin("chaos")
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    experiment: Path
+    settings: Path
+    journal: Path
+    events: Path
+    log: Path
+    stdout: Path
+    stderr: Path
+
+    @classmethod
+    def under(cls, work_dir: Path, artifact_dir: Path) -> RunFiles:
+        return cls(
+            experiment=artifact_dir / "experiment.json",
+            settings=work_dir / "settings.yaml",
+            journal=artifact_dir / "journal.json",
+            events=artifact_dir / "events.jsonl",
+            log=artifact_dir / "chaostoolkit.log",
+            stdout=artifact_dir / "chaos.stdout.log",
+            stderr=artifact_dir / "chaos.stderr.log",
+        )
+
+    def artifacts(self) -> tuple[Path, ...]:
+        candidates = (
+            self.experiment,
+            self.journal,
+            self.events,
+            self.log,
+            self.stdout,
+            self.stderr,
+        )
+        return tuple(p for p in candidates if p.exists())
+
+
+def problem_text(experiment: Experiment, problem: ExperimentProblem) -> str:
+    where = f"{experiment.path}:{problem.line}" if problem.line else str(experiment.path)
+    return f"{where}: {problem.field}: {problem.message}"
+
+
+def with_control(data: Mapping[str, Any], events_path: Path) -> dict[str, Any]:
+    """A copy of the experiment with the streaming control added to its ``controls``."""
+    copy = dict(data)
+    controls = [c for c in copy.get("controls") or [] if isinstance(c, dict)]
+    controls.append(
+        {
+            "name": "harness-stream",
+            "provider": {
+                "type": "python",
+                "module": CONTROL_MODULE,
+                "arguments": {"events_path": str(events_path)},
+            },
+        }
+    )
+    copy["controls"] = controls
+    return copy
+
+
+def chaos_env(ctx: StepContext, files: RunFiles, run_tag: str) -> dict[str, str]:
+    env = dict(os.environ)
+    project_root = str(Path(__file__).resolve().parents[2])
+    paths = [project_root, str(ctx.base_dir)]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env[EVENTS_ENV] = str(files.events)
+    env["HARNESS_RUN_ID"] = run_tag
+    env["HARNESS_STATE_DIR"] = str(state_dir())
+    env["PYTHONUNBUFFERED"] = "1"
+    if ctx.target.manifest_path is not None:
+        env["TESTBED_MANIFEST"] = str(ctx.target.manifest_path)
+    kube = ctx.target.kubernetes
+    if kube is not None:
+        if kube.kubeconfig:
+            env["KUBECONFIG"] = kube.kubeconfig
+        if kube.context:
+            env["KUBERNETES_CONTEXT"] = kube.context
+    return env
+
+
+def run_argv(files: RunFiles) -> list[str]:
+    return [
+        chaos_bin(),
+        "--no-version-check",
+        "--log-file",
+        str(files.log),
+        "--settings",
+        str(files.settings),
+        "run",
+        "--rollback-strategy",
+        "always",
+        "--journal-path",
+        str(files.journal),
+        str(files.experiment),
+    ]
+
+
+def own_leftovers(run_tag: str) -> list[FaultRecord]:
+    return [
+        entry
+        for _, entry in read_records()
+        if isinstance(entry, FaultRecord) and entry.run_id == run_tag
+    ]
+
+
+def revert_leftovers(run_tag: str) -> list[tuple[FaultRecord, Reverted]]:
+    """Revert what this step's ``chaos run`` left in the ledger (its rollbacks did not)."""
+    return [
+        (record, revert_record(record, replica_wait_s=RUNNER_REPLICA_WAIT_S))
+        for record in own_leftovers(run_tag)
+    ]
+
+
+def leftover_rows(leftovers: list[tuple[FaultRecord, Reverted]]) -> list[CriterionResult]:
+    rows: list[CriterionResult] = []
+    for record, result in leftovers:
+        if record.kind == "pod-kill":
+            if result.ok:
+                continue  # nothing to undo, and the replicas are back
+            status, reason = Status.FAIL, f"killed pod not replaced: {result.detail}"
+        elif result.ok:
+            status = Status.ERROR
+            reason = f"left in place by chaos rollbacks; reverted by the runner ({result.detail})"
+        else:
+            status = Status.ERROR
+            reason = f"NOT reverted ({result.detail}): run `harness recover`"
+        rows.append(
+            CriterionResult(
+                name=f"fault reverted: {record.kind} {record.target}",
+                status=status,
+                observed="reverted" if result.ok else "left",
+                threshold="reverted by rollbacks",
+                reason=reason,
+            )
+        )
+    if not rows:
+        rows.append(
+            CriterionResult(
+                name="fault ledger clean after rollbacks",
+                status=Status.PASS,
+                observed=0,
+                threshold=0,
+            )
+        )
+    return rows
+
+
+async def _tail(reader: StreamReader, tracker: PhaseTracker) -> None:
+    while True:
+        for event in reader.poll():
+            tracker.feed(event)
+        await asyncio.sleep(POLL_S)
+
+
+def read_journal(path: Path) -> tuple[object | None, str]:
+    try:
+        return json.loads(path.read_text()), ""
+    except FileNotFoundError:
+        return None, "chaos wrote no journal"
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return None, f"journal {path.name} is not valid JSON ({exc})"
+
+
+async def run_chaos(ctx: StepContext) -> StepOutcome:
+    spec = ctx.spec
+    assert isinstance(spec, ChaosStep)
+    started_at = time.time()
+    ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
+    ctx.work_dir.mkdir(parents=True, exist_ok=True)
+    path = Path(spec.experiment)
+    path = path if path.is_absolute() else ctx.base_dir / path
+    try:
+        experiment = load_experiment(path)
+    except ExperimentError as exc:
+        return error_outcome(spec.name, "chaos", str(exc), started_at=started_at)
+    kube = ctx.target.kubernetes
+    problems = check_structure(experiment) + check_blast_radius(
+        experiment,
+        allowed_namespaces=kube.allowed_namespaces if kube else (),
+        allowed_contexts=kube.allowed_contexts if kube else (),
+        context=kube.context if kube else None,
+    )
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        reason = f"refused before injecting anything: {problem_text(experiment, problems[0])}{more}"
+        return error_outcome(spec.name, "chaos", reason, started_at=started_at)
+    if experiment.uses_local_driver and ctx.target.manifest_path is None:
+        return error_outcome(
+            spec.name,
+            "chaos",
+            f"{path}: the local fault driver needs the local testbed (no manifest on this target)",
+            started_at=started_at,
+        )
+    if spec.dry_run or ctx.dry_run:
+        return dry_run_outcome(ctx, spec, experiment, started_at)
+    return await _run(ctx, spec, experiment, started_at)
+
+
+def dry_run_outcome(
+    ctx: StepContext, spec: ChaosStep, experiment: Experiment, started_at: float
+) -> StepOutcome:
+    lines = describe_plan(experiment, ctx.target)
+    plan_path = ctx.artifact_dir / "dry-run.txt"
+    plan_path.write_text("\n".join(lines) + "\n")
+    for line in lines:
+        ctx.emit(StepProgressed(spec.name, f"dry run: {line}"))
+    reason = "dry run: nothing injected; " + "; ".join(lines)
+    return StepOutcome(
+        name=spec.name,
+        kind="chaos",
+        status=Status.SKIPPED,
+        summary=reason if len(reason) < 300 else reason[:297] + "...",
+        criteria=(CriterionResult(name="dry run", status=Status.SKIPPED, reason=reason),),
+        metrics={"dry_run": True, "plan": lines},
+        artifacts=(plan_path,),
+        started_at=started_at,
+        finished_at=time.time(),
+    )
+
+
+async def _run(
+    ctx: StepContext, spec: ChaosStep, experiment: Experiment, started_at: float
+) -> StepOutcome:
+    files = RunFiles.under(ctx.work_dir, ctx.artifact_dir)
+    files.experiment.write_text(json.dumps(with_control(experiment.data, files.events), indent=2))
+    files.settings.write_text("runtime:\n  rollbacks:\n    strategy: always\n")
+    files.events.write_text("")
+    run_tag = f"{ctx.run_id}/{spec.name}"
+    tracker = PhaseTracker(spec.name, ctx.timeline, ctx.emit)
+    baseline_at = time.time()
+    ctx.timeline.mark("baseline", baseline_at, "chaos step started")
+    ctx.emit(PhaseChanged(spec.name, "baseline", "chaos step started", at=baseline_at))
+    if spec.delay > 0:
+        ctx.emit(StepProgressed(spec.name, f"waiting {spec.delay:g}s for a baseline"))
+        await asyncio.sleep(spec.delay)
+    budget_s = max(MIN_BUDGET_S, ctx.deadline_s - spec.delay - spec.rollback_grace - 5.0)
+    reader = StreamReader(files.events)
+    returncode: int | None = None
+    timed_out = False
+    leftovers: list[tuple[FaultRecord, Reverted]] = []
+    try:
+        async with spawned(
+            run_argv(files),
+            cwd=ctx.work_dir,
+            stdout_path=files.stdout,
+            stderr_path=files.stderr,
+            env=chaos_env(ctx, files, run_tag),
+            grace_s=spec.rollback_grace,
+        ) as proc:
+            tail = asyncio.create_task(_tail(reader, tracker))
+            try:
+                returncode = await asyncio.wait_for(proc.wait(), budget_s)
+            except TimeoutError:
+                timed_out = True
+                ctx.emit(StepProgressed(spec.name, f"timed out after {budget_s:.0f}s: SIGTERM"))
+                await terminate(proc, spec.rollback_grace)
+                returncode = proc.returncode
+            finally:
+                tail.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await tail
+    finally:
+        # Every path (end, time-out, cancellation): drain the stream, revert what is left.
+        for event in reader.poll():
+            tracker.feed(event)
+        leftovers = await asyncio.shield(asyncio.to_thread(revert_leftovers, run_tag))
+        for record, result in leftovers:
+            ctx.emit(FaultReverted(spec.name, record.kind, record.target, result.ok, result.detail))
+    finished = Finished(returncode or 0, timed_out, files.stdout, files.stderr)
+    return judge_run(spec, files, tracker, leftovers, finished, experiment, started_at)
+
+
+def judge_run(
+    spec: ChaosStep,
+    files: RunFiles,
+    tracker: PhaseTracker,
+    leftovers: list[tuple[FaultRecord, Reverted]],
+    finished: Finished,
+    experiment: Experiment,
+    started_at: float,
+) -> StepOutcome:
+    journal, problem = read_journal(files.journal)
+    rows: list[CriterionResult] = []
+    metrics: dict[str, Any] = {"chaos_returncode": finished.returncode}
+    if journal is None:
+        tail = finished.tail(3).replace("\n", " | ")
+        reason = f"{problem} (chaos exit code {finished.returncode})" + (
+            f": {tail}" if tail else ""
+        )
+        rows.append(CriterionResult(name="experiment", status=Status.ERROR, reason=reason))
+        summary = reason
+    else:
+        judgement = judge_journal(journal)
+        rows.extend(judgement.criteria)
+        metrics.update(judgement.metrics)
+        summary = judgement.summary
+    if finished.timed_out:
+        rows.append(
+            CriterionResult(
+                name="experiment finished in time",
+                status=Status.ERROR,
+                reason="timed out: chaos was stopped (SIGTERM) and its rollbacks given the grace",
+            )
+        )
+        summary = "timed out; " + summary
+    if experiment.uses_local_driver and not tracker.injected and journal is not None:
+        rows.append(
+            CriterionResult(
+                name="fault injected",
+                status=Status.ERROR,
+                observed=0,
+                threshold=">= 1",
+                reason="the fault driver never reported a fault in place: nothing was tested",
+            )
+        )
+        summary = "no fault was injected; " + summary
+    rows.extend(leftover_rows(leftovers))
+    metrics.update(tracker.metrics())
+    status = worst(r.status for r in rows)
+    if status is Status.SKIPPED:
+        status = Status.ERROR
+    if status is not Status.PASS:
+        first_bad = next((r for r in rows if r.status is status and r.reason), None)
+        if first_bad is not None and first_bad.reason not in summary:
+            summary = f"{summary} [{first_bad.name}: {first_bad.reason}]"
+    return StepOutcome(
+        name=spec.name,
+        kind="chaos",
+        status=status,
+        summary=summary,
+        criteria=tuple(rows),
+        metrics=metrics,
+        artifacts=files.artifacts(),
+        started_at=started_at,
+        finished_at=time.time(),
+    )

@@ -1,0 +1,54 @@
+"""The chaos stage: ``STAGE.check`` validates a step's experiment without importing chaoslib
+or starting anything; ``STAGE.run`` runs it (see :mod:`harness.chaos.runner`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.chaos.experiment import (
+    ExperimentError,
+    check_blast_radius,
+    check_structure,
+    load_experiment,
+)
+from harness.chaos.runner import run_chaos
+from harness.chaos.spec import ChaosStep
+from harness.outcome import StepOutcome
+from harness.runner import Problem, StepContext
+
+
+class ChaosStage:
+    kind = "chaos"
+
+    def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
+        """The experiment exists, parses, has the Chaos Toolkit keys and a steady state, its
+        python providers are importable (located, not imported) and define the function,
+        and every selector is within the local allowlist. Never raises for user mistakes."""
+        if not isinstance(spec, ChaosStep):
+            return [Problem(suite_file, None, "kind", "not a chaos step")]
+        problems: list[Problem] = []
+        if spec.criteria:
+            problems.append(
+                Problem(
+                    suite_file,
+                    None,
+                    f"{spec.name}.criteria",
+                    "a chaos step is judged by its experiment's steady state; put phase "
+                    "criteria (phase: fault / recovery, recovery_time) on the load step beside it",
+                )
+            )
+        path = Path(spec.experiment)
+        path = path if path.is_absolute() else base_dir / path
+        try:
+            experiment = load_experiment(path)
+        except ExperimentError as exc:
+            return [*problems, Problem(path, None, f"{spec.name}.experiment", str(exc))]
+        for found in check_structure(experiment) + check_blast_radius(experiment):
+            problems.append(Problem(path, found.line, found.field, found.message))
+        return problems
+
+    async def run(self, ctx: StepContext) -> StepOutcome:
+        return await run_chaos(ctx)
+
+
+STAGE = ChaosStage()
