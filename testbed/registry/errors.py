@@ -100,13 +100,36 @@ def _on_api_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, field=exc.field, headers=exc.headers)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every documented method on this path (Starlette names only the matched route's).
+
+    A literal path (/models/register) shadows the templates it also matches (/models/{id})."""
+    matching = [
+        route
+        for route in request.app.routes
+        if getattr(route, "include_in_schema", False)
+        and getattr(route, "path_regex", None) is not None
+        and route.path_regex.match(request.url.path)
+    ]
+    literal = [route for route in matching if "{" not in route.path]
+    methods: set[str] = set()
+    for route in literal or matching:
+        methods |= set(getattr(route, "methods", None) or ())
+    methods.discard("HEAD")
+    return ", ".join(sorted(methods))
+
+
 def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    headers = dict(exc.headers or {})
     if exc.status_code == 400 and "parsing the body" in message:
         code = "invalid_json"
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        message = f"method {request.method} not allowed here; allowed: {headers['Allow']}"
+    return error_response(exc.status_code, code, message, headers=headers)
 
 
 def _on_database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, get_args
+
+from testbed.registry.schemas import FaultName
 
 RENAME_FIELD = "registry-rename-field"
 RETYPE_FIELD = "registry-retype-field"
 WRONG_STATUS = "registry-wrong-status"
 BAD_ENUM = "registry-bad-enum"
 DB_DOWN = "db-down"
-KNOWN_FAULTS: tuple[str, ...] = (RENAME_FIELD, RETYPE_FIELD, WRONG_STATUS, BAD_ENUM, DB_DOWN)
+KNOWN_FAULTS: tuple[str, ...] = get_args(FaultName)
+assert set(KNOWN_FAULTS) == {RENAME_FIELD, RETYPE_FIELD, WRONG_STATUS, BAD_ENUM, DB_DOWN}
 
 
 class UnknownFault(ValueError):

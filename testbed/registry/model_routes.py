@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from testbed.registry.auth import require_scope
 from testbed.registry.errors import error_responses
@@ -52,6 +53,13 @@ def build_model_router(store: ModelStore, tokens: Tokens, faults: FaultSwitches)
             tags=spec.tags,
         )
         return model_response(record, 200 if faults.is_on(WRONG_STATUS) else 201)
+
+    @router.api_route(
+        "/register", methods=["GET", "PUT", "PATCH", "DELETE", "OPTIONS"], include_in_schema=False
+    )
+    def register_other_methods() -> None:
+        # Without this, GET /models/register would reach /models/{model_id} and answer 400.
+        raise StarletteHTTPException(405)
 
     @router.get(
         "/{model_id}",

@@ -4,9 +4,16 @@ OpenAPI document). Tags are a mapping of string to string: ``{"team": "search"}`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 Status = Literal["active", "retired"]
 Stage = Literal["none", "staging", "production", "archived"]
@@ -41,6 +48,31 @@ TagValue = Annotated[
 ]
 
 
+def _mapping_schema(value_schema: dict[str, Any], max_items: int) -> WithJsonSchema:
+    # pydantic writes key patterns as patternProperties, which leave other keys unconstrained;
+    # propertyNames + additionalProperties say exactly what is accepted.
+    return WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": max_items,
+            "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": KEY_PATTERN},
+            "additionalProperties": value_schema,
+        }
+    )
+
+
+Metrics = Annotated[
+    dict[Key, MetricValue],
+    Field(max_length=64),
+    _mapping_schema({"type": "number"}, 64),
+]
+Tags = Annotated[
+    dict[Key, TagValue],
+    Field(max_length=32),
+    _mapping_schema({"type": "string", "maxLength": 256, "pattern": r"^[^\x00-\x1f\x7f]*$"}, 32),
+]
+
+
 class RegisterRequest(BaseModel):
     """A model version to register. ``metrics`` are finite numbers; ``tags`` map str to str."""
 
@@ -49,8 +81,8 @@ class RegisterRequest(BaseModel):
     name: ModelName
     version: ModelVersion
     framework: Framework
-    metrics: dict[Key, MetricValue] = Field(default_factory=dict, max_length=64)
-    tags: dict[Key, TagValue] = Field(default_factory=dict, max_length=32)
+    metrics: Metrics = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
 
 
 class TransitionRequest(BaseModel):
@@ -85,10 +117,19 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+FaultName = Literal[
+    "registry-rename-field",
+    "registry-retype-field",
+    "registry-wrong-status",
+    "registry-bad-enum",
+    "db-down",
+]
+
+
 class FaultsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    faults: list[Annotated[str, StringConstraints(max_length=64)]] = Field(max_length=16)
+    faults: list[FaultName] = Field(max_length=16)
 
 
 class FaultsOut(BaseModel):
