@@ -1,0 +1,151 @@
+"""Helpers for the load stage's tests: synthetic intervals, step contexts, real
+servers on 127.0.0.1 (the bench stand-in and the testbed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.events import Event
+from harness.load import histogram
+from harness.load.interval import EndpointInterval, Interval
+from harness.load.spec import LoadStep
+from harness.outcome import StageTimeline
+from harness.runner import StepContext
+from harness.target import Target, Tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def interval(
+    second: int, endpoints: Mapping[str, tuple[Sequence[float], int]], unsent: int = 0
+) -> Interval:
+    """{"GET /x": ([latencies ms], failures)} -> Interval."""
+    built = {}
+    for key, (latencies, failures) in endpoints.items():
+        request_type, name = key.split(" ", 1)
+        hist = histogram.new_histogram()
+        for value in latencies:
+            histogram.record_ms(hist, value)
+        built[key] = EndpointInterval(
+            request_type, name, len(latencies), failures, histogram.encode(hist)
+        )
+    return Interval(second=second, endpoints=built, unsent=unsent)
+
+
+def target_for(url: str, manifest: Path | None = None, tokens: Tokens | None = None) -> Target:
+    return Target(
+        kind="local" if manifest else "external",
+        registry_url=url,
+        serving_url=url,
+        orchestrator_url=url,
+        tokens=tokens or Tokens(),
+        manifest_path=manifest,
+    )
+
+
+def step_context(
+    tmp_path: Path, spec: LoadStep, target: Target, deadline_s: float = 60.0
+) -> tuple[StepContext, list[Event]]:
+    events: list[Event] = []
+    ctx = StepContext(
+        run_id="test",
+        spec=spec,
+        target=target,
+        artifact_dir=tmp_path / "report" / spec.name,
+        work_dir=tmp_path / "work",
+        base_dir=ROOT,
+        emit=events.append,
+        timeline=StageTimeline(),
+        deadline_s=deadline_s,
+    )
+    return ctx, events
+
+
+class StandIn:
+    """bench/load_server.py as a real process."""
+
+    def __init__(self, *args: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [PYTHON, str(ROOT / "bench" / "load_server.py"), "--port", str(self.port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def stand_in() -> Iterator[Any]:
+    servers: list[StandIn] = []
+
+    def start(*args: str) -> StandIn:
+        server = StandIn(*args)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The real testbed, once per session; tests switch faults with its admin API."""
+    state = tmp_path_factory.mktemp("testbed")
+    manifest = state / "manifest.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    up = subprocess.run(
+        [PYTHON, "-m", "testbed", "up", "--manifest", str(manifest), "--state-dir", str(state)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    if up.returncode != 0:
+        subprocess.run(
+            [PYTHON, "-m", "testbed", "down", "--manifest", str(manifest)],
+            cwd=ROOT, env=env, capture_output=True, timeout=60,
+        )
+        raise RuntimeError(f"testbed up failed: {up.stderr[-2000:]}")
+    data = json.loads(manifest.read_text())
+    data["manifest_path"] = manifest
+    try:
+        yield data
+    finally:
+        subprocess.run(
+            [PYTHON, "-m", "testbed", "down", "--manifest", str(manifest)],
+            cwd=ROOT, env=env, capture_output=True, timeout=60,
+        )

@@ -1,0 +1,129 @@
+"""The runner against fake locust executables: every way of not running is ERROR."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from harness.load.spec import LoadStep
+from harness.load.stage import STAGE
+from harness.status import Status
+from tests.load.conftest import ROOT, step_context, target_for
+
+
+@pytest.fixture
+def listener() -> Iterator[str]:
+    """Something that accepts TCP connections (the pre-flight reachability check)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def fake_locust(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    script = tmp_path / "locust"
+    script.write_text(
+        f"#!/bin/sh\nexec {sys.executable} {Path(__file__).with_name('fake_locust.py')} \"$@\"\n"
+    )
+    script.chmod(0o755)
+    pid_file = tmp_path / "fake.pid"
+    monkeypatch.setenv("HARNESS_LOCUST_BIN", str(script))
+    monkeypatch.setenv("FAKE_LOCUST_PID_FILE", str(pid_file))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    return pid_file
+
+
+def started(pid_file: Path) -> bool:
+    return pid_file.exists()
+
+
+def fake_is_running(pid_file: Path) -> bool:
+    pid = int(pid_file.read_text())
+    return psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+def spec(criteria: list[object] | None = None) -> LoadStep:
+    return LoadStep.model_validate({
+        "name": "fake", "locustfile": "loadtests/inference.py", "duration": "1s",
+        "stop_timeout": "0s", "criteria": criteria or ["error_rate < 50%", "p95 < 100ms"],
+    })
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("hang", "did not finish"),
+        ("crash", "unknown user class"),
+        ("bad_flag", "bad locust option"),
+        ("garbage_json", "unreadable"),
+        ("no_json", "no JSON report"),
+        ("zero", "no requests were made"),
+        ("no_stream", "wrote no interval stream"),
+        ("garbage_stream", "interval stream unreadable"),
+    ],
+)
+async def test_never_pass_when_locust_did_not_really_run(
+    tmp_path: Path, listener: str, fake_locust: Path, monkeypatch: pytest.MonkeyPatch,
+    mode: str, reason: str,
+) -> None:
+    monkeypatch.setenv("FAKE_LOCUST_MODE", mode)
+    ctx, _ = step_context(tmp_path, spec(), target_for(listener), deadline_s=8.0)
+    async with asyncio.timeout(30):
+        outcome = await STAGE.run(ctx)
+    assert outcome.status is Status.ERROR, outcome
+    assert reason in outcome.summary
+    assert not fake_is_running(fake_locust)
+
+
+async def test_a_fake_that_did_run_is_judged(
+    tmp_path: Path, listener: str, fake_locust: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_LOCUST_MODE", "ok")
+    criteria: list[object] = ["error_rate < 50%", "p95 < 100ms", "p99 < 20ms"]
+    ctx, events = step_context(tmp_path, spec(criteria), target_for(listener))
+    async with asyncio.timeout(30):
+        outcome = await STAGE.run(ctx)
+    assert [c.status for c in outcome.criteria] == [Status.PASS, Status.PASS, Status.FAIL]
+    assert outcome.status is Status.FAIL
+    assert outcome.criteria[0].observed == pytest.approx(0.1)
+    assert outcome.criteria[2].observed == pytest.approx(40.0, rel=1e-3)
+    assert outcome.metrics["overall"]["requests"] == 20
+    assert sum(type(e).__name__ == "IntervalMeasured" for e in events) == 2
+    names = {p.name for p in outcome.artifacts}
+    assert {"locust.json", "intervals.jsonl", "series.json"} <= names
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"locustfile": "loadtests/nope.py"}, "does not exist"),
+        ({"user_classes": ["Ghost"]}, "unknown user class Ghost"),
+    ],
+)
+async def test_bad_input_is_an_error_before_anything_starts(
+    tmp_path: Path, listener: str, fake_locust: Path, fields: dict[str, object], reason: str
+) -> None:
+    step = spec().model_copy(update=fields)
+    ctx, _ = step_context(tmp_path, step, target_for(listener))
+    async with asyncio.timeout(10):
+        outcome = await STAGE.run(ctx)
+    assert outcome.status is Status.ERROR and reason in outcome.summary
+    assert not started(fake_locust)
+
+
+async def test_unreachable_target_is_an_error(tmp_path: Path, fake_locust: Path) -> None:
+    ctx, _ = step_context(tmp_path, spec(), target_for("http://127.0.0.1:9"))
+    async with asyncio.timeout(10):
+        outcome = await STAGE.run(ctx)
+    assert outcome.status is Status.ERROR and "unreachable" in outcome.summary
+    assert not started(fake_locust)
