@@ -89,6 +89,31 @@ def redact_file(path: Path, secrets: Sequence[str]) -> None:
         path.write_text(cleaned, encoding="utf-8")
 
 
+PUBLISH_FAILED = "Publishing of verification results failed"
+
+
+def publication_result(*logs: Path) -> CriterionResult:
+    """Did the verifier publish its results? It says so only in its log (the FFI results
+    carry no publication status)."""
+    for log in logs:
+        try:
+            text = log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if PUBLISH_FAILED in line:
+                return CriterionResult(
+                    name="verification results published to the broker",
+                    status=Status.ERROR,
+                    reason=line.strip()[:300],
+                )
+    return CriterionResult(
+        name="verification results published to the broker",
+        status=Status.PASS,
+        observed="published",
+    )
+
+
 class ContractStage:
     kind = "contract"
 
@@ -250,7 +275,9 @@ class ContractStage:
                 grace_s=2.0,
             )
         finally:
-            for path in (stdout_path, stderr_path, results_path):
+            # The child masks secrets in its results itself (leaving pact descriptions
+            # intact); the raw output streams are masked here.
+            for path in (stdout_path, stderr_path):
                 redact_file(path, secrets)
         artifacts += [p for p in (results_path, stdout_path, stderr_path) if p.exists()]
         if finished.timed_out:
@@ -263,6 +290,8 @@ class ContractStage:
         except ResultsError as exc:
             return error(str(exc))
         criteria.extend(judgement.criteria)
+        if spec.broker.enabled and spec.broker.publish_results:
+            criteria.append(publication_result(stderr_path, stdout_path))
         if spec.broker.enabled and spec.broker.can_i_deploy.enabled:
             criteria.append(await self._can_i_deploy(spec, broker_url, broker_token))
         metrics = {

@@ -65,6 +65,28 @@ def scrub(value: Any, secrets: Sequence[str]) -> Any:
     return value
 
 
+def redacted(results: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
+    """Results with secrets masked wherever the provider's answers or the verifier's own
+    text appear. Consumer names and descriptions come from the pact files (already
+    artifacts) and stay as written, so a short secret cannot garble them."""
+    out = dict(results)
+    out["passes"] = [
+        {
+            **one_pass,
+            "output": scrub(one_pass.get("output", ""), secrets),
+            "error": scrub(one_pass.get("error", ""), secrets),
+            "interactions": [
+                {**item, "mismatches": scrub(item.get("mismatches", []), secrets)}
+                for item in one_pass.get("interactions", [])
+            ],
+        }
+        for one_pass in results.get("passes", [])
+    ]
+    for key in ("state_failures", "cleanup_left"):
+        out[key] = scrub(results.get(key, []), secrets)
+    return out
+
+
 def build_verifier(plan: VerifyPlan, one_pass: VerifyPass, state_url: str, token: str) -> Any:
     from pact import Verifier  # imported here: only the child ever loads pact
 
@@ -219,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"verifier failed: {scrub(message, secrets_of(tokens))}", file=sys.stderr)
         return 2
     tmp = results_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(scrub(results, secrets_of(tokens)), indent=2), encoding="utf-8")
+    tmp.write_text(json.dumps(redacted(results, secrets_of(tokens)), indent=2), encoding="utf-8")
     tmp.replace(results_path)
     return 0
 
