@@ -84,8 +84,25 @@ class ContractStep(StepBase):
     provider: str = "model-registry"
     pacts: str = "contracts/pacts"
     consumers: list[str] = Field(default_factory=list)
-    service: Literal["serving", "registry", "orchestrator"] = "registry"
+    service: Literal["serving", "registry", "orchestrator"] | None = Field(
+        default=None,
+        description="which target URL serves the provider; default: serving for "
+        "model-serving, orchestrator for pipeline-orchestrator, else registry",
+    )
     request_timeout: DurationS = Field(
         default=5.0, description="per request the verifier sends to the provider"
     )
     broker: BrokerOptions = Field(default_factory=BrokerOptions)
+
+    @property
+    def target_service(self) -> Literal["serving", "registry", "orchestrator"]:
+        if self.service is not None:
+            return self.service
+        return _SERVICE_BY_PROVIDER.get(self.provider, "registry")
+
+
+_SERVICE_BY_PROVIDER: dict[str, Literal["serving", "registry", "orchestrator"]] = {
+    "model-serving": "serving",
+    "pipeline-orchestrator": "orchestrator",
+    "model-registry": "registry",
+}

@@ -54,7 +54,7 @@ def provider_url(spec: ContractStep, target: Target) -> str:
         "registry": target.registry_url,
         "serving": target.serving_url,
         "orchestrator": target.orchestrator_url,
-    }[spec.service]
+    }[spec.target_service]
 
 
 def plan_passes(interactions: Sequence[Interaction]) -> tuple[VerifyPass, ...]:
@@ -231,7 +231,7 @@ class ContractStage:
             else (),
             consumers=tuple(spec.consumers),
             broker=broker_source,
-            registry_url=ctx.target.registry_url if spec.service == "registry" else None,
+            registry_url=ctx.target.registry_url if spec.target_service == "registry" else None,
             run_prefix=run_prefix(ctx.run_id),
             request_timeout_ms=int(spec.request_timeout * 1000),
         )
