@@ -14,8 +14,11 @@ A breach is *decisive* when no future interval can undo it:
   exceed (100 - XX) % of max_total. ``rps``/``requests`` ``>= X``: even max_total
   would fall short. ``max_total`` = requests so far + peak rate * remaining time,
   where the peak rate is the highest one-second rate seen so far (or the planned
-  open-model rate, if higher). This is an estimate for closed models: a later
-  burst faster than any second seen so far could in principle dilute the failures.
+  open-model rate, if higher), and time is counted from the first second with
+  requests. No such decision is taken before ``settle_s`` (the users' ramp-up plus
+  two seconds) from that second, while the rate is still climbing. This is an
+  estimate for closed models: a later burst faster than any second seen so far
+  could in principle dilute the failures.
 
 Phase criteria, ``recovery_time`` and ``cpu_utilisation`` are not judged live.
 """
@@ -109,10 +112,15 @@ class Judge:
     """Fed one interval at a time; reports decisive breaches as soon as they are."""
 
     def __init__(
-        self, criteria: Sequence[Criterion], duration_s: float, planned_rps: float | None = None
+        self,
+        criteria: Sequence[Criterion],
+        duration_s: float,
+        planned_rps: float | None = None,
+        settle_s: float = 0.0,
     ) -> None:
         self.criteria = list(criteria)
         self.duration_s = duration_s
+        self.settle_s = settle_s
         self.planned_rps = planned_rps or 0.0
         self.total = Tally()
         self.intervals: list[Interval] = []
@@ -178,9 +186,12 @@ class Judge:
             chosen = self.total.select(criterion.labels)
         except SelectionError:
             return None
-        if current is None:
+        if current is None or self.total.first_active is None or self.total.last_active is None:
             return None
-        remaining_s = max(self.duration_s - elapsed, 0.0)
+        active_s = float(self.total.last_active - self.total.first_active + 1)
+        if active_s < self.settle_s:
+            return None
+        remaining_s = max(self.duration_s - active_s, 0.0)
         max_total = chosen.count + max(self.peak_rps, self.planned_rps) * remaining_s
         if kind == "upper" and criterion.metric == "error_rate":
             best = chosen.failures / max_total if max_total else 0.0

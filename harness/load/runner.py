@@ -103,7 +103,8 @@ async def run_load(ctx: StepContext) -> StepOutcome:
     planned = None
     if spec.arrival_rate is not None:
         planned = max(spec.arrival_rate.rate, spec.arrival_rate.ramp_to or 0.0)
-    judge = Judge(criteria, spec.duration, planned)
+    ramp_s = 0.0 if spec.arrival_rate is not None else spec.users / spec.spawn_rate
+    judge = Judge(criteria, spec.duration, planned, settle_s=ramp_s + 2.0)
     stream = IntervalStream(interval_path)
     sampler = _sampler(ctx, criteria)
     run = _Run(started_at=time.time())

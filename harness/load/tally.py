@@ -190,5 +190,6 @@ def describe(chosen: Selection, span_s: float) -> dict[str, object]:
         "p99_ms": values.get(99.0),
         "p99.9_ms": values.get(99.9),
         "max_ms": histogram.max_ms(chosen.hist),
+        "min_ms": histogram.min_ms(chosen.hist),
         "mean_ms": round(m, 3) if (m := histogram.mean_ms(chosen.hist)) is not None else None,
     }
