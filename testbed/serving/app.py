@@ -72,11 +72,17 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title="testbed model serving", version=MODEL_VERSION, lifespan=lifespan)
 
-    def answer(status: int, body: dict[str, Any]) -> JSONResponse:
-        return JSONResponse(body, status_code=status, headers=pod_headers)
+    def answer(status: int, body: dict[str, Any], started: float | None = None) -> JSONResponse:
+        headers = pod_headers
+        if started is not None:  # Server-Timing: time held by faults, and in total
+            total_ms = (time.perf_counter() - started) * 1000.0
+            timing = f"fault;dur={replica.last_hold_ms:.2f}, total;dur={total_ms:.2f}"
+            headers = {**pod_headers, "Server-Timing": timing}
+        return JSONResponse(body, status_code=status, headers=headers)
 
-    def refuse(refusal: Refusal) -> JSONResponse:
-        return answer(refusal.status, {"error": refusal.error, "detail": refusal.detail})
+    def refuse(refusal: Refusal, started: float | None = None) -> JSONResponse:
+        body = {"error": refusal.error, "detail": refusal.detail}
+        return answer(refusal.status, body, started)
 
     def admin_refusal(request: Request) -> JSONResponse | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -123,7 +129,7 @@ def create_app() -> FastAPI:
         started = time.perf_counter()
         refusal = await replica.guard()
         if refusal is not None or replica.model is None:
-            response = refuse(refusal or Refusal(503, "not_ready", replica.load_error))
+            response = refuse(refusal or Refusal(503, "not_ready", replica.load_error), started)
         else:
             result = replica.model.predict(body.features)
             response = answer(
@@ -133,6 +139,7 @@ def create_app() -> FastAPI:
                     "probability": result.probability,
                     "model_version": MODEL_VERSION,
                 },
+                started,
             )
         PREDICTIONS.labels(MODEL_NAME, MODEL_VERSION, str(response.status_code)).inc()
         PREDICTION_LATENCY.labels(MODEL_NAME, MODEL_VERSION).observe(time.perf_counter() - started)

@@ -2,8 +2,11 @@
 
 Used as ``--config python:testbed.serving.gunicorn_conf``.
 
-Tuned so a killed worker is replaced fast: no preload (each worker loads the model itself),
-small graceful timeout, the master notices a dead worker on SIGCHLD and forks a new one.
+Tuned so a killed worker is replaced fast: the master notices a dead worker on SIGCHLD and
+forks a new one. The app is not preloaded (each worker builds it and loads the model file
+itself, so a replacement really depends on the artifact), but the heavy libraries are
+imported once in the master (``on_starting``): a forked replacement then boots in well
+under a second instead of re-importing scikit-learn for seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ control_socket_disable = True  # gunicorn 27 would share ~/.gunicorn/gunicorn.ct
 
 def _pods_dir() -> Path:
     return Path(os.environ["TESTBED_PODS_DIR"])
+
+
+def on_starting(server: Any) -> None:
+    import fastapi  # noqa: F401
+    import joblib  # noqa: F401
+    import numpy  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import uvicorn  # noqa: F401
 
 
 def post_fork(server: Any, worker: Any) -> None:

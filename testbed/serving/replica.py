@@ -76,6 +76,8 @@ class Replica:
         self.model: LoadedModel | None = None
         self.load_error = ""
         self._last_load_attempt = 0.0
+        self.last_hold_ms = 0.0
+        """How long the faults held the last guarded request (ms), for Server-Timing."""
         self.load()
 
     @property
@@ -129,6 +131,13 @@ class Replica:
 
     async def guard(self) -> Refusal | None:
         """Apply rate limit and faults to a /predict or /model-info request."""
+        held_from = time.perf_counter()
+        try:
+            return await self._guard()
+        finally:
+            self.last_hold_ms = (time.perf_counter() - held_from) * 1000.0
+
+    async def _guard(self) -> Refusal | None:
         state = self.faults.current()
         if state.rate_limit_rps is not None and not self.bucket.try_take(state.rate_limit_rps):
             return Refusal(429, "rate_limited", f"over {state.rate_limit_rps:g} requests/s")

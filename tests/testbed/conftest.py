@@ -1,0 +1,66 @@
+"""Fixtures for the serving tests: a real gunicorn deployment on a free 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testbed.processes import free_port, stop_service
+from testbed.serving.deployment import ServingDeployment, start_serving, wait_serving_ready
+
+ADMIN_TOKEN = "admin-token-for-tests"
+READ_TOKEN = "read-token-for-tests"
+
+
+@pytest.fixture
+def admin_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def read_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {READ_TOKEN}"}
+
+
+def launch_serving(state_dir: Path, replicas: int = 2) -> ServingDeployment:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tokens_file = state_dir / "tokens.json"
+    tokens_file.write_text(json.dumps({"read": READ_TOKEN, "write": "w", "admin": ADMIN_TOKEN}))
+    deployment = start_serving(
+        state_dir, port=free_port(), replicas=replicas, tokens_file=tokens_file
+    )
+    try:
+        asyncio.run(wait_serving_ready(deployment, timeout_s=45.0))
+    except BaseException:
+        stop_service(deployment.process.pid, deployment.process.create_time, grace_s=3.0)
+        raise
+    return deployment
+
+
+def _shutdown(deployment: ServingDeployment) -> None:
+    process = deployment.process
+    stop_service(process.pid, process.create_time, grace_s=5.0)
+
+
+@pytest.fixture(scope="module")
+def shared_serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingDeployment]:
+    """One deployment for a module's non-destructive tests (faults cleared by each test)."""
+    running = launch_serving(tmp_path_factory.mktemp("serving"))
+    try:
+        yield running
+    finally:
+        _shutdown(running)
+
+
+@pytest.fixture
+def own_serving(tmp_path: Path) -> Iterator[ServingDeployment]:
+    """A deployment of its own, for tests that kill replicas or break the model."""
+    running = launch_serving(tmp_path / "state")
+    try:
+        yield running
+    finally:
+        _shutdown(running)
