@@ -33,7 +33,7 @@ def _pods_dir() -> Path:
 
 def on_starting(server: Any) -> None:
     import fastapi  # noqa: F401
-    import joblib  # noqa: F401
+    import joblib  # type: ignore[import-untyped]  # noqa: F401
     import numpy  # noqa: F401
     import sklearn.ensemble  # noqa: F401
     import uvicorn  # noqa: F401
