@@ -1,0 +1,129 @@
+"""A test-only stage (kind "fake") that runs tests/core/fixtures/fake_tool.py
+through harness.process and judges the JSON metrics it prints.
+
+Registered in-process with ``register()``, and in a ``harness`` subprocess with
+``HARNESS_PLUGINS=tests.core.fake_stage:register``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from harness.config.step_base import StepBase
+from harness.criteria import parse_criterion
+from harness.events import StepProgressed
+from harness.outcome import CriterionResult, StageTimeline, StepOutcome, error_outcome, judged
+from harness.process import run_to_end
+from harness.runner import Problem, StepContext
+from harness.stages import register_stage
+from harness.status import Status
+
+TOOL = Path(__file__).parent / "fixtures" / "fake_tool.py"
+
+
+class FakeStep(StepBase):
+    kind: Literal["fake"] = "fake"  # type: ignore[assignment]
+    mode: Literal["ok", "crash", "garbage", "hang", "raise"] = "ok"
+    sleep: float = Field(default=0.0, ge=0)
+    metrics: dict[str, float] = Field(default_factory=dict)
+    pid_file: str | None = None
+    ignore_term: bool = False
+    needs_file: str | None = None  # checked by ``check``, relative to the base dir
+    mark_phase: Literal["baseline", "fault", "recovery"] | None = None
+    finalize: bool = False  # return an outcome with a finalize callable
+
+
+class FakeStage:
+    kind = "fake"
+
+    def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
+        assert isinstance(spec, FakeStep)
+        if spec.needs_file and not (base_dir / spec.needs_file).exists():
+            return [Problem(suite_file, None, "needs_file", f"no such file: {spec.needs_file}")]
+        return []
+
+    async def run(self, ctx: StepContext) -> StepOutcome:
+        spec = ctx.spec
+        assert isinstance(spec, FakeStep)
+        if spec.mode == "raise":
+            raise RuntimeError("boom in runner")
+        if spec.mark_phase:
+            ctx.timeline.mark(spec.mark_phase, at=time.time(), detail=spec.name)
+        argv = [
+            sys.executable,
+            str(TOOL),
+            "--mode",
+            spec.mode,
+            "--sleep",
+            str(spec.sleep),
+            "--metrics",
+            json.dumps(spec.metrics),
+        ]
+        if spec.pid_file:
+            argv += ["--pid-file", spec.pid_file]
+        if spec.ignore_term:
+            argv.append("--ignore-term")
+        ctx.emit(StepProgressed(spec.name, f"starting fake tool ({spec.mode})"))
+        stdout_path = ctx.artifact_dir / "tool.stdout"
+        finished = await run_to_end(
+            argv,
+            cwd=ctx.work_dir,
+            stdout_path=stdout_path,
+            stderr_path=ctx.artifact_dir / "tool.stderr",
+            timeout_s=ctx.deadline_s + 10,
+            grace_s=1.0,
+        )
+        if finished.returncode != 0:
+            return error_outcome(
+                spec.name,
+                "load",
+                f"fake tool exited with {finished.returncode}: {finished.tail(2)}",
+            )
+        try:
+            observed = json.loads(stdout_path.read_bytes())
+        except ValueError as exc:
+            return error_outcome(spec.name, "load", f"unreadable tool output: {exc}")
+        results = []
+        for raw in spec.criteria:
+            criterion = parse_criterion(raw)
+            value = observed.get(criterion.metric)
+            if value is None:
+                results.append(CriterionResult(criterion.name, Status.ERROR, reason="not measured"))
+                continue
+            status = Status.PASS if criterion.holds(value) else Status.FAIL
+            results.append(
+                CriterionResult(
+                    criterion.name,
+                    status,
+                    observed=value,
+                    threshold=criterion.threshold,
+                    unit=criterion.unit,
+                    reason="" if status is Status.PASS else f"observed {value} vs {criterion.text}",
+                )
+            )
+        outcome = StepOutcome(
+            name=spec.name,
+            kind="load",
+            status=judged(results),
+            summary=f"{len(results)} criteria judged",
+            criteria=tuple(results),
+            metrics=observed,
+            artifacts=(stdout_path,),
+        )
+        if spec.finalize:
+
+            def finalize(timeline: StageTimeline) -> StepOutcome:
+                return outcome.with_(summary=f"finalized with {len(timeline.marks)} phase marks")
+
+            return outcome.with_(finalize=finalize)
+        return outcome
+
+
+def register() -> None:
+    register_stage("fake", FakeStage(), FakeStep)
