@@ -25,6 +25,7 @@ class VerifyPass:
 
     scope: Scope | None
     descriptions: tuple[str, ...]
+    stateful: bool = True  # False: no interaction has a provider state (no state calls)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,10 @@ class VerifyPlan:
         return VerifyPlan(
             provider=raw["provider"],
             provider_url=raw["provider_url"],
-            passes=tuple(VerifyPass(p["scope"], tuple(p["descriptions"])) for p in raw["passes"]),
+            passes=tuple(
+                VerifyPass(p["scope"], tuple(p["descriptions"]), bool(p.get("stateful", True)))
+                for p in raw["passes"]
+            ),
             pact_files=tuple(raw.get("pact_files", ())),
             consumers=tuple(raw.get("consumers", ())),
             broker=BrokerSource(

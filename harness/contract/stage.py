@@ -61,12 +61,15 @@ def plan_passes(interactions: Sequence[Interaction]) -> tuple[VerifyPass, ...]:
     """One verifier pass per token scope (custom headers apply to every request of a
     pass, so 401/403 interactions that carry no or a literal token run apart)."""
     groups: dict[str | None, list[str]] = {}
+    stateful: set[str | None] = set()
     for interaction in interactions:
         names = groups.setdefault(interaction.scope, [])
         if interaction.description not in names:
             names.append(interaction.description)
+        if interaction.states:
+            stateful.add(interaction.scope)
     return tuple(
-        VerifyPass(scope, tuple(sorted(names)))  # type: ignore[arg-type]
+        VerifyPass(scope, tuple(sorted(names)), scope in stateful)  # type: ignore[arg-type]
         for scope, names in sorted(groups.items(), key=lambda kv: _SCOPE_ORDER[kv[0]])
     )
 
