@@ -1,0 +1,154 @@
+"""``harness run`` as a subprocess with the fake stage (HARNESS_PLUGINS): exit codes,
+reports written, Ctrl-C (SIGINT) and SIGTERM mid-run, no child process left."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import junitparser
+import psutil
+
+from tests.core.conftest import PROJECT_ROOT, write_suite
+from tests.core.test_engine import assert_gone, pids_in
+
+
+def harness_env(health_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        HARNESS_PLUGINS="tests.core.fake_stage:register",
+        HARNESS_SERVING_URL=health_url,
+        PYTHONPATH=str(PROJECT_ROOT),
+        HARNESS_ROOT=str(PROJECT_ROOT),
+        COLUMNS="120",
+    )
+    return env
+
+
+def start(args: list[str], health_url: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "harness", *args],
+        cwd=PROJECT_ROOT,
+        env=harness_env(health_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def suite(tmp_path: Path, steps: str) -> Path:
+    return write_suite(tmp_path, f"""
+name: cli-test
+target: {{kind: external}}
+stages:
+  - name: only
+    steps:
+{steps}
+""")
+
+
+def wait_for(predicate: object, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def descendants(pid: int) -> list[int]:
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_run_passes_and_writes_reports(tmp_path: Path, health_url: str) -> None:
+    path = suite(tmp_path, """
+      - {name: fine, kind: fake, metrics: {rps: 5, p95: 20}, criteria: ["rps > 1", "p95 < 50ms"]}
+      - {name: slow, kind: fake, metrics: {p95: 80}, criteria: ["p95 < 50ms"]}
+""")
+    report = tmp_path / "report"
+    proc = start(["run", str(path), "--report-dir", str(report)], health_url)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err.decode()
+    verdict = json.loads((report / "verdict.json").read_text())
+    assert verdict["schema"] == "harness.verdict/1" and verdict["status"] == "fail"
+    assert verdict["target"]["kind"] == "external"
+    slow = next(s for s in verdict["steps"] if s["name"] == "slow")
+    assert slow["criteria"][0] == {
+        "name": "p95 < 50ms", "status": "fail", "observed": 80.0, "threshold": 50.0,
+        "unit": "ms", "phase": None, "reason": "observed 80.0 vs p95 < 50ms"}
+    assert slow["artifacts"] == ["slow/tool.stdout"]
+    xml = junitparser.JUnitXml.fromfile(str(report / "junit.xml"))
+    suites = {s.name: s for s in xml}
+    assert suites["slow"].failures == 1 and suites["fine"].tests == 2
+    assert "p95 < 50ms" in (report / "summary.md").read_text()
+    assert b"FAIL" in out
+
+
+def test_sigint_mid_run_exits_130_and_leaves_nothing(tmp_path: Path, health_url: str) -> None:
+    pid_file = tmp_path / "pids"
+    path = suite(tmp_path, f"""
+      - {{name: hangs, kind: fake, mode: hang, timeout: 60s, pid_file: "{pid_file}",
+          criteria: ["rps > 1"]}}
+      - {{name: stubborn, kind: fake, mode: hang, ignore_term: true, timeout: 60s,
+          pid_file: "{pid_file}", criteria: ["rps > 1"]}}
+""")
+    report = tmp_path / "report"
+    proc = start(["run", str(path), "--report-dir", str(report)], health_url)
+    try:
+        wait_for(lambda: len(pids_in(pid_file)) == 4, 30)
+        children = descendants(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)  # a second Ctrl-C must not skip the clean-up
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err.decode()
+    verdict = json.loads((report / "verdict.json").read_text())
+    assert verdict["status"] == "error"
+    assert {s["name"]: (s["status"], s["summary"]) for s in verdict["steps"]} == {
+        "hangs": ("error", "interrupted"), "stubborn": ("error", "interrupted")}
+    events = [json.loads(line) for line in (report / "events.jsonl").read_text().splitlines()]
+    assert [e["signal"] for e in events if e["event"] == "RunInterrupted"] == ["SIGINT"]
+    assert (report / "junit.xml").exists() and (report / "summary.md").exists()
+    assert_gone([*pids_in(pid_file), *children])
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path, health_url: str) -> None:
+    pid_file = tmp_path / "pids"
+    path = suite(tmp_path, f"""
+      - {{name: hangs, kind: fake, mode: hang, timeout: 60s, pid_file: "{pid_file}",
+          criteria: ["rps > 1"]}}
+""")
+    report = tmp_path / "report"
+    proc = start(["run", str(path), "--report-dir", str(report)], health_url)
+    try:
+        wait_for(lambda: len(pids_in(pid_file)) == 2, 30)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert json.loads((report / "verdict.json").read_text())["status"] == "error"
+    assert_gone(pids_in(pid_file))
+
+
+def test_invalid_suite_exits_2_before_anything_starts(tmp_path: Path, health_url: str) -> None:
+    path = suite(tmp_path, """
+      - {name: fine, kind: fake, metrcs: {rps: 5}, criteria: ["rps > 1"]}
+""")
+    report = tmp_path / "report"
+    proc = start(["run", str(path), "--report-dir", str(report)], health_url)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert f"{path}:8: stages[0].steps[0].metrcs: unknown key 'metrcs' (did you mean 'metrics'?)" \
+        in err.decode()
+    assert not report.exists()
+    assert b"Traceback" not in err
