@@ -340,16 +340,26 @@ def _check_references(suite: Suite, document: YamlDocument) -> list[Problem]:
                     )
                 )
                 continue
-            problems.extend(_placed(p, at, suite.path, document) for p in found)
+            problems.extend(_placed(p, at, step.name, suite.path, document) for p in found)
     return problems
 
 
-def _placed(problem: Problem, at: KeyPath, suite_path: Path, document: YamlDocument) -> Problem:
-    """A stage reports fields relative to its step; give them the suite's path and line."""
-    if problem.file != suite_path or problem.field.startswith("stages["):
+def _placed(
+    problem: Problem, at: KeyPath, step_name: str, suite_path: Path, document: YamlDocument
+) -> Problem:
+    """A stage reports fields relative to its step; give them the suite's path and line.
+
+    A problem about a file that does not exist is about the reference to it, so it is
+    placed on the step in the suite; one inside an existing file keeps its own place."""
+    if problem.field.startswith("stages["):
         return problem
-    field_path: KeyPath = (*at, *_split_field(problem.field))
-    line = problem.line or document.line_of(field_path)
+    if problem.file != suite_path and problem.file.exists():
+        return problem
+    field = problem.field
+    if field.startswith(f"{step_name}."):
+        field = field[len(step_name) + 1 :]
+    field_path: KeyPath = (*at, *_split_field(field))
+    line = (problem.line if problem.file == suite_path else None) or document.line_of(field_path)
     return Problem(suite_path, line, dotted(field_path), problem.message)
 
 
