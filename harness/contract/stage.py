@@ -10,6 +10,7 @@ crashed, hung or garbled verifier are ERROR with the reason, never PASS.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -90,6 +91,26 @@ def redact_file(path: Path, secrets: Sequence[str]) -> None:
         cleaned = cleaned.replace(secret, "***")
     if cleaned != text:
         path.write_text(cleaned, encoding="utf-8")
+
+
+async def sweep_after_crash(
+    plan: VerifyPlan, interactions: Sequence[Interaction], write_token: str
+) -> str:
+    """The child died before removing its test data: remove every version of the names
+    its states would have used (``<run prefix>-<name>``). A clause for the reason."""
+    from harness.contract.states import RegistryApi, RegistryStates
+
+    assert plan.registry_url is not None
+    states = RegistryStates(RegistryApi(plan.registry_url, write_token), plan.run_prefix)
+    names = {str(s.params["name"]) for i in interactions for s in i.states if "name" in s.params}
+    states.claimed_names = {states.unique(name) for name in names}
+    if not states.claimed_names:
+        return ""
+    try:
+        left = await asyncio.to_thread(states.remove_all)
+    except Exception as exc:  # best effort; the reason says so
+        return f"; test data may remain ({type(exc).__name__}: {exc})"
+    return f"; test data may remain: {'; '.join(left[:3])}" if left else ""
 
 
 PUBLISH_FAILED = "Publishing of verification results failed"
@@ -283,11 +304,15 @@ class ContractStage:
             for path in (stdout_path, stderr_path):
                 redact_file(path, secrets)
         artifacts += [p for p in (results_path, stdout_path, stderr_path) if p.exists()]
-        if finished.timed_out:
-            return error(f"pact verifier did not finish within {timeout_s:.0f}s (killed)")
-        if finished.returncode != 0:
-            tail = finished.tail(3).replace("\n", " | ")
-            return error(f"pact verifier exited with code {finished.returncode}: {tail}")
+        if finished.timed_out or finished.returncode != 0:
+            if finished.timed_out:
+                reason = f"pact verifier did not finish within {timeout_s:.0f}s (killed)"
+            else:
+                tail = finished.tail(3).replace("\n", " | ")
+                reason = f"pact verifier exited with code {finished.returncode}: {tail}"
+            if plan.registry_url:
+                reason += await sweep_after_crash(plan, interactions, tokens.write)
+            return error(reason)
         try:
             judgement = judge(interactions, read_results(results_path))
         except ResultsError as exc:

@@ -237,7 +237,11 @@ class RegistryStates:
             with self._lock:
                 self.claimed_names.discard(name)
             return
-        for model_id in [*self.api.version_ids(probe), probe]:
+        try:
+            siblings = self.api.version_ids(probe)
+        except StateSetupError:
+            siblings = []
+        for model_id in [*siblings, probe]:
             self._delete(model_id)
         with self._lock:
             self.claimed_names.discard(name)

@@ -15,7 +15,7 @@ import pytest
 
 from harness.contract.plan import RESULTS_SCHEMA
 from harness.status import Status
-from tests.contract.conftest import ROOT, make_target, run_step
+from tests.contract.conftest import ROOT, Registry, make_target, run_step
 
 PACT = ROOT / "contracts" / "pacts" / "pipeline-orchestrator-model-registry.json"
 COUNT = len(json.loads(PACT.read_text())["interactions"])
@@ -52,6 +52,18 @@ elif mode == "extra":
     write({{"schema": {schema!r}, "passes": [
         {{"scope": None, "interactions": [item(d) for d in descriptions]
           + [item("an interaction nobody wrote")]}}]}})
+elif mode == "register-then-hang":
+    import urllib.request
+    raw = json.load(open(plan))
+    token = json.loads(os.environ["HARNESS_PACT_TOKENS"])["write"]
+    for version in ("1.0.0", "1.1.0"):
+        request = urllib.request.Request(
+            raw["registry_url"] + "/models/register", method="POST",
+            data=json.dumps({{"name": raw["run_prefix"] + "-churn-classifier",
+                             "version": version, "framework": "x"}}).encode(),
+            headers={{"Authorization": "Bearer " + token, "Content-Type": "application/json"}})
+        urllib.request.urlopen(request).read()
+    time.sleep(600)
 elif mode == "all-ok":
     write({{"schema": {schema!r}, "passes": [
         {{"scope": None, "interactions": [item(d) for d in descriptions]}}]}})
@@ -106,3 +118,19 @@ async def test_fake_reporting_everything_passes(
         run = await run_step(tmp_path, make_target("http://127.0.0.1:9"), timeout="10s")
     assert run.outcome.status is Status.PASS, run.outcome.summary
     assert len(run.outcome.criteria) == COUNT
+
+
+@pytest.mark.e2e
+async def test_killed_verifier_leaves_no_test_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: Registry
+) -> None:
+    """A verifier killed at its deadline cannot clean up: the harness removes every
+    version of the run's names itself."""
+    before = registry.model_count()
+    install_fake(tmp_path, "register-then-hang", monkeypatch)
+    async with asyncio.timeout(30):
+        run = await run_step(tmp_path, make_target(registry.url), timeout="4s")
+    assert run.outcome.status is Status.ERROR
+    assert "did not finish" in run.outcome.summary
+    assert "test data may remain" not in run.outcome.summary
+    assert registry.model_count() == before
