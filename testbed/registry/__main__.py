@@ -13,9 +13,6 @@ import os
 import sys
 from pathlib import Path
 
-import uvicorn
-
-from testbed.registry.app import RegistrySettings, create_app
 from testbed.registry.database import DatabaseUrlError, normalize_url, sqlite_url
 from testbed.registry.faults import UnknownFault, check_fault_names
 from testbed.registry.tokens import TokensError, load_tokens
@@ -51,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     except (TokensError, UnknownFault, DatabaseUrlError, OSError) as exc:
         print(f"testbed.registry: {exc}", file=sys.stderr)
         return 2
+    # Imported only once the options are good, so a bad option fails fast.
+    import uvicorn
+
+    from testbed.registry.app import RegistrySettings, create_app
+
     app = create_app(RegistrySettings(database_url=database_url, tokens=tokens, faults=faults))
     uvicorn.run(
         app,

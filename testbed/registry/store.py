@@ -207,8 +207,8 @@ class ModelStore:
 
     def transition(self, model_id: int, stage: Stage) -> ModelRecord:
         with self._writing() as conn:
-            model = self._get(conn, model_id)
-            rows = self._lock_name(conn, model.name)
+            rows = self._lock_name(conn, self._get(conn, model_id).name)
+            model = self._get(conn, model_id)  # re-read under the lock
             if model.status == "retired" and stage in ("staging", "production"):
                 raise StageConflict(f"model {model_id} is retired and cannot move to {stage}")
             if stage == "production" and model.stage != "production":

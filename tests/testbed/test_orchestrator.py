@@ -103,7 +103,7 @@ async def test_fifty_concurrent_pipelines_all_finish(
     async with asyncio.timeout(60), httpx.AsyncClient(base_url=orchestrator) as client:
         started = time.perf_counter()
         responses = await asyncio.gather(
-            *(client.post("/pipelines", json={"samples": 400, "seed": i}) for i in range(50))
+            *(client.post("/pipelines", json={"samples": 300, "seed": i}) for i in range(50))
         )
         assert [r.status_code for r in responses] == [202] * 50
         runs = await asyncio.gather(
