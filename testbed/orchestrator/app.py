@@ -96,25 +96,19 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: OrchestratorSettings) -> FastAPI:
     book = RunBook()
-    holder: dict[str, PipelineRunner | RegistryClient] = {}
+    # Neither binds to an event loop when created; both are closed when the server stops.
+    client = RegistryClient(
+        settings.registry_url, settings.registry_token, timeout_s=settings.registry_timeout_s
+    )
+    runner = PipelineRunner(client, book, cpu_workers=settings.cpu_workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = RegistryClient(
-            settings.registry_url, settings.registry_token, timeout_s=settings.registry_timeout_s
-        )
-        runner = PipelineRunner(client, book, cpu_workers=settings.cpu_workers)
-        holder["client"], holder["runner"] = client, runner
         try:
             yield
         finally:
             await runner.close()
             await client.aclose()
-
-    def runner() -> PipelineRunner:
-        value = holder["runner"]
-        assert isinstance(value, PipelineRunner)
-        return value
 
     app = FastAPI(title="pipeline-orchestrator", version="1.0.0", lifespan=lifespan)
     _install_error_handlers(app)
@@ -140,7 +134,7 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
                 started_monotonic_s=time.monotonic(),
             )
         )
-        runner().start(job)
+        runner.start(job)
         return PipelineAccepted(run_id=run_id)
 
     @app.get("/pipelines/{run_id}", response_model=PipelineOut)
@@ -158,8 +152,6 @@ def create_app(settings: OrchestratorSettings) -> FastAPI:
 
     @app.get("/ready")
     async def ready() -> JSONResponse:
-        client = holder["client"]
-        assert isinstance(client, RegistryClient)
         try:
             await client.check_ready()
         except RegistryError as exc:
