@@ -26,6 +26,8 @@ from harness.chaos.allowlist import (
 LOCAL_DRIVER = "harness.chaos.driver"
 KUBERNETES_DRIVER = "chaosk8s"
 SELECTOR_ARGS = ("label_selector", "label_selectors")
+# Actions that remove a named Chaos Mesh resource select no pods: no selector needed.
+NAMED_RESOURCE_ACTIONS = frozenset({"delete_network_fault", "delete_stressor"})
 _SUBST_RE = re.compile(r"^\$\{(?P<key>[A-Za-z0-9_]+)\}$")
 
 
@@ -62,7 +64,10 @@ class Experiment:
         while field:
             if field in self.lines:
                 return self.lines[field]
-            field = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", field)
+            parent = re.sub(r"(\.[^.\[]+|\[\d+\])$", "", field)
+            if parent == field:
+                return None
+            field = parent
         return None
 
     @property
@@ -301,7 +306,9 @@ def _check_kubernetes_activity(
     context: str | None,
 ) -> list[ExperimentProblem]:
     keys = [k for k in SELECTOR_ARGS if k in arguments]
-    if activity.get("type") == "action" and not keys:
+    provider = activity.get("provider")
+    func = provider.get("func") if isinstance(provider, dict) else None
+    if activity.get("type") == "action" and not keys and func not in NAMED_RESOURCE_ACTIONS:
         raise BlastRadiusError(
             "a Kubernetes fault action without a label selector would pick from every pod "
             "of the namespace: refused"

@@ -85,7 +85,7 @@ def select_pods(
     if all:
         return targets
     if mode == "percentage":
-        count = max(1, math.floor(len(targets) * qty / 100))
+        count = math.ceil(len(targets) * qty / 100)
     elif mode == "fixed":
         count = qty
     else:
