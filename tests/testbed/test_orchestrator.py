@@ -4,6 +4,7 @@ model; 50 concurrent runs all finish; failures are reported, not hidden."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -194,3 +195,29 @@ async def test_entry_points_run_a_pipeline_end_to_end(tmp_path: Path) -> None:
         await orchestrator.wait()
         registry.stop()
     assert orchestrator.returncode == 0 or orchestrator.returncode == -15
+
+
+def test_bad_token_file_exits_2_naming_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "tokens.json"
+    bad.write_text('{"read": "r", "write": ""}')
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "testbed.orchestrator",
+            "--port",
+            "1",
+            "--registry-url",
+            "http://127.0.0.1:1",
+            "--token-file",
+            str(bad),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert f"{bad}: field 'write' must be a non-empty string" in result.stderr
+    assert "Traceback" not in result.stderr

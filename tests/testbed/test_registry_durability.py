@@ -75,6 +75,7 @@ async def check_durability(tmp_path: Path, database_args: list[str]) -> None:
     finally:
         first.kill()
     assert first.proc.returncode == -signal.SIGKILL
+    print(f"burst: {len(acked)} acknowledged, {unanswered} unanswered of {BURST_REQUESTS}")
     # The kill really landed mid-burst: some writes were acknowledged, some never answered.
     assert len(acked) > 0, "nothing acknowledged before the kill: the test proves nothing"
     assert unanswered > 0, "every request was answered: the kill did not interrupt the burst"
