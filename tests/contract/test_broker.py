@@ -105,7 +105,9 @@ async def test_pending_pact_failure_does_not_fail_the_step(
             broker={"enabled": True, "include_pending": True},
         )
     outcome = run.outcome
-    assert outcome.status is not Status.FAIL, outcome.summary
+    assert outcome.status is Status.ERROR, outcome.summary  # nothing required was judged
+    assert "1 failed in pending pacts" in outcome.summary
+    assert "every result is from a pending pact" in outcome.summary
     (criterion,) = outcome.criteria
     assert criterion.status is Status.SKIPPED
     assert "pending" in criterion.reason
@@ -143,3 +145,24 @@ def test_publish_cli(broker: RunningBroker, capsys: pytest.CaptureFixture[str]) 
         "inference-gateway",
         "pipeline-orchestrator",
     }
+
+
+async def test_pending_failure_beside_verified_pacts_passes(
+    broker: RunningBroker, clean_registry: Registry, tmp_path: Path
+) -> None:
+    pacts = tmp_path / "pacts"
+    pacts.mkdir()
+    pact = json.loads((PACTS / "pipeline-orchestrator-model-registry.json").read_text())
+    pact["consumer"]["name"] = "new-consumer"
+    pact["interactions"] = [i for i in pact["interactions"] if not i.get("providerStates")][:1]
+    pact["interactions"][0]["response"]["status"] = 418
+    (pacts / "new-consumer-model-registry.json").write_text(json.dumps(pact))
+    async with asyncio.timeout(60):
+        await publish_dir(PACTS, broker.url, BROKER_TOKEN, "orch-1", "main")
+        await publish_dir(pacts, broker.url, BROKER_TOKEN, "new-1", "main")
+        run = await run_step(tmp_path, make_target(clean_registry.url), broker={"enabled": True})
+    outcome = run.outcome
+    assert outcome.status is Status.PASS, outcome.summary
+    skipped = [c for c in outcome.criteria if c.status is Status.SKIPPED]
+    assert [c.name.split(":")[0] for c in skipped] == ["new-consumer"]
+    assert "1 failed in pending pacts" in outcome.summary
