@@ -57,9 +57,14 @@ class App:
         self.stall_s = args.stall
         self.pipeline_s = args.pipeline_s
         self.started = time.monotonic()
+        self.record: Path | None = args.record
         self.injected: list[float] = []
         self.pipelines: dict[str, float] = {}
         self.models: dict[str, dict[str, Any]] = {}
+
+    def save_record(self) -> None:
+        if self.record is not None:
+            self.record.write_text("".join(f"{v}\n" for v in self.injected))
 
     async def stall(self) -> None:
         if not self.stall_every:
@@ -75,6 +80,7 @@ class App:
                 if message["type"] == "lifespan.startup":
                     await send({"type": "lifespan.startup.complete"})
                 else:
+                    self.save_record()
                     await send({"type": "lifespan.shutdown.complete"})
                     return
         body = b""
@@ -145,15 +151,10 @@ def main() -> None:
     parser.add_argument("--record", type=Path)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    app = App(args)
-    try:
-        uvicorn.run(
-            app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
-            lifespan="on",
-        )
-    finally:
-        if args.record:
-            args.record.write_text("".join(f"{v}\n" for v in app.injected))
+    uvicorn.run(
+        App(args), host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+        lifespan="on",
+    )
 
 
 if __name__ == "__main__":

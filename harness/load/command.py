@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -52,8 +53,23 @@ def build_argv(spec: LoadStep, locustfile: Path, host: str, json_prefix: Path) -
             "--expect-workers-max-wait", f"{max(1, math.ceil(spec.workers.max_wait))}",
         ]
     else:
-        argv += ["--processes", str(spec.processes or os.cpu_count() or 1)]
+        # Local workers talk to the master over a port: a free one, so that two load
+        # steps (or two harness runs) on one machine do not collide on Locust's 5557.
+        port = str(free_port())
+        argv += [
+            "--processes", str(spec.processes or os.cpu_count() or 1),
+            "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", port,
+            "--master-host", "127.0.0.1",
+            "--master-port", port,
+        ]
     return argv + list(spec.user_classes)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def build_env(
