@@ -154,3 +154,48 @@ async def test_consumer_filter_selects_only_that_consumer(
     assert run.outcome.status is Status.PASS, run.outcome.summary
     assert run.outcome.metrics["consumers"] == ["pipeline-orchestrator"]
     assert len(run.outcome.criteria) == INTERACTIONS
+
+
+async def test_descriptions_with_regex_metacharacters_split_into_passes(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """Passes select interactions by an escaped description regex (Rust regex syntax)."""
+    rule = {
+        "header": {
+            "Authorization": {
+                "combine": "AND",
+                "matchers": [{"match": "regex", "regex": "^Bearer .+$"}],
+            }
+        }
+    }
+    pact = {
+        "consumer": {"name": "c"},
+        "provider": {"name": "model-registry"},
+        "metadata": {"pactSpecification": {"version": "4.0"}},
+        "interactions": [
+            {
+                "type": "Synchronous/HTTP",
+                "description": "get-model #1 (a&b) ~x. + *?",
+                "request": {
+                    "method": "GET",
+                    "path": "/models/999999999",
+                    "headers": {"Authorization": ["Bearer read-token"]},
+                    "matchingRules": rule,
+                },
+                "response": {"status": 404},
+            },
+            {
+                "type": "Synchronous/HTTP",
+                "description": "no token [x] {y} ^$ | \\ back",
+                "request": {"method": "GET", "path": "/models/1"},
+                "response": {"status": 401},
+            },
+        ],
+    }
+    pacts = tmp_path / "pacts"
+    pacts.mkdir()
+    (pacts / "c-model-registry.json").write_text(json.dumps(pact))
+    async with asyncio.timeout(30):
+        run = await run_step(tmp_path, make_target(registry.url), pacts=str(pacts))
+    assert run.outcome.status is Status.PASS, run.outcome.summary
+    assert run.outcome.metrics["interactions_verified"] == 2
