@@ -243,9 +243,38 @@ async def run_chaos(ctx: StepContext) -> StepOutcome:
             f"{path}: the local fault driver needs the local testbed (no manifest on this target)",
             started_at=started_at,
         )
+    if experiment.uses_kubernetes:
+        refusal = kubernetes_refusal(ctx)
+        if refusal:
+            return error_outcome(spec.name, "chaos", f"{path}: {refusal}", started_at=started_at)
     if spec.dry_run or ctx.dry_run:
         return dry_run_outcome(ctx, spec, experiment, started_at)
     return await _run(ctx, spec, experiment, started_at)
+
+
+def kubeconfig_path(ctx: StepContext) -> Path:
+    kube = ctx.target.kubernetes
+    configured = (kube.kubeconfig if kube else None) or os.environ.get("KUBECONFIG")
+    return Path(configured or "~/.kube/config").expanduser()
+
+
+def kubernetes_refusal(ctx: StepContext) -> str:
+    """Why a chaostoolkit-kubernetes experiment must not run here ('' when it may).
+
+    Without a kubeconfig file chaosk8s silently falls back to KUBERNETES_HOST, default
+    http://localhost: whatever answers there would be hit. Refuse instead."""
+    kube = ctx.target.kubernetes
+    if kube is None:
+        return "a Kubernetes experiment needs the kubernetes target (context and allowlists)"
+    config = kubeconfig_path(ctx)
+    if not config.is_file():
+        return f"no kubeconfig at {config}: chaostoolkit-kubernetes would fall back to localhost"
+    if kube.allowed_contexts and (
+        kube.context is None or kube.context not in kube.allowed_contexts
+    ):
+        allowed = ", ".join(kube.allowed_contexts)
+        return f"kubernetes context {kube.context!r} is not allowed (allowed: {allowed})"
+    return ""
 
 
 def dry_run_outcome(

@@ -145,6 +145,31 @@ def fake_chaos(tmp_path: Path, body: str) -> Path:
     return script
 
 
+def unused_kubeconfig(tmp_path: Path) -> Path:
+    """A kubeconfig file for runs whose fake `chaos` never connects (port 9: discard)."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: none\n"
+        "clusters: [{name: none, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: none, user: {}}]\n"
+        "contexts: [{name: none, context: {cluster: none, user: none}}]\n"
+    )
+    return path
+
+
+async def test_kubernetes_experiment_without_kubeconfig_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_CHAOS_BIN", str(fake_chaos(tmp_path, "sys.exit(0)\n")))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
+    step = make_context(tmp_path, spec, kubernetes=KubernetesTarget())
+    async with asyncio.timeout(10):
+        outcome = await STAGE.run(step.ctx)
+    assert outcome.status is Status.ERROR and "kubeconfig" in outcome.summary
+    assert not (step.ctx.artifact_dir / "fake-ran").exists()
+
+
 DRY_JOURNAL = {
     "experiment": {"title": "t", "dry": "activities", "method": [{}]},
     "status": "completed",
@@ -173,7 +198,8 @@ async def test_fake_chaos_is_never_pass(
 ) -> None:
     monkeypatch.setenv("HARNESS_CHAOS_BIN", str(fake_chaos(tmp_path, FAKES[behaviour])))
     spec = ChaosStep(name="c", experiment=K8S_POD_KILL, rollback_grace="1s")
-    step = make_context(tmp_path, spec, kubernetes=KubernetesTarget(), deadline_s=9.0)
+    kube = KubernetesTarget(kubeconfig=str(unused_kubeconfig(tmp_path)))
+    step = make_context(tmp_path, spec, kubernetes=kube, deadline_s=9.0)
     async with asyncio.timeout(30):
         outcome = await STAGE.run(step.ctx)
     assert outcome.status is Status.ERROR, outcome.summary
@@ -206,7 +232,9 @@ async def test_kubernetes_namespace_outside_allowlist_is_refused(
     monkeypatch.setenv("HARNESS_CHAOS_BIN", str(fake_chaos(tmp_path, "sys.exit(0)\n")))
     monkeypatch.setenv("K8S_NAMESPACE", "kube-system")
     spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
-    kube = KubernetesTarget(namespace="default", allowed_namespaces=("default", "staging"))
+    kube = KubernetesTarget(
+        allowed_namespaces=("default", "staging"), kubeconfig=str(unused_kubeconfig(tmp_path))
+    )
     step = make_context(tmp_path, spec, kubernetes=kube)
     async with asyncio.timeout(10):
         outcome = await STAGE.run(step.ctx)
