@@ -16,7 +16,8 @@ flow is tested against this stand-in. It follows the broker's documented resourc
 - any other request is recorded and answered 404, so a test sees what was asked.
 
 Selectors are interpreted simply: ``mainBranch`` picks each consumer's latest version on
-branch ``main``; ``deployedOrReleased`` picks versions marked with :meth:`mark_deployed`.
+branch ``main``; ``deployedOrReleased`` picks versions marked with :meth:`mark_deployed`;
+with ``includeWipPactsSince`` every other never-verified pact comes as WIP (pending).
 """
 
 from __future__ import annotations
@@ -149,6 +150,15 @@ def build_app(state: BrokerState) -> Starlette:
         body = await request.json()
         state.for_verification_bodies.append(body)
         pacts = state.select(provider, body.get("consumerVersionSelectors") or [])
+        wip: list[Published] = []
+        if body.get("includeWipPactsSince"):
+            # Work in progress: pacts no selector picked and never verified successfully.
+            wip = [
+                p
+                for p in state.pacts
+                if p.provider == provider and p not in pacts and not state.verified_ok(p)
+            ]
+        pending_on = bool(body.get("includePendingStatus"))
         return hal(
             {
                 "_embedded": {
@@ -156,13 +166,13 @@ def build_app(state: BrokerState) -> Starlette:
                         {
                             "shortDescription": f"latest from {p.consumer} {p.version}",
                             "verificationProperties": {
-                                "pending": bool(body.get("includePendingStatus"))
-                                and not state.verified_ok(p),
+                                "pending": p in wip or (pending_on and not state.verified_ok(p)),
+                                "wip": p in wip,
                                 "notices": [],
                             },
                             "_links": {"self": {"href": state.pact_url(p), "name": p.consumer}},
                         }
-                        for p in pacts
+                        for p in [*pacts, *wip]
                     ]
                 },
                 "_links": {"self": {"href": str(request.url)}},

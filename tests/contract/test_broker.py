@@ -166,3 +166,32 @@ async def test_pending_failure_beside_verified_pacts_passes(
     skipped = [c for c in outcome.criteria if c.status is Status.SKIPPED]
     assert [c.name.split(":")[0] for c in skipped] == ["new-consumer"]
     assert "1 failed in pending pacts" in outcome.summary
+
+
+async def test_wip_pact_from_a_feature_branch_is_verified_as_pending(
+    broker: RunningBroker, clean_registry: Registry, tmp_path: Path
+) -> None:
+    pacts = tmp_path / "pacts"
+    pacts.mkdir()
+    pact = json.loads((PACTS / "pipeline-orchestrator-model-registry.json").read_text())
+    pact["consumer"]["name"] = "feature-consumer"
+    pact["interactions"] = [i for i in pact["interactions"] if not i.get("providerStates")][:1]
+    pact["interactions"][0]["response"]["status"] = 418
+    (pacts / "feature-consumer-model-registry.json").write_text(json.dumps(pact))
+    async with asyncio.timeout(60):
+        await publish_dir(PACTS, broker.url, BROKER_TOKEN, "orch-1", "main")
+        await publish_dir(pacts, broker.url, BROKER_TOKEN, "feat-1", "feature-x")
+        without = await run_step(
+            tmp_path / "a", make_target(clean_registry.url), broker={"enabled": True}
+        )
+        with_wip = await run_step(
+            tmp_path / "b",
+            make_target(clean_registry.url),
+            broker={"enabled": True, "include_wip_since": "2026-01-01"},
+        )
+    assert without.outcome.status is Status.PASS
+    assert not any(c.name.startswith("feature-consumer") for c in without.outcome.criteria)
+    assert broker.state.for_verification_bodies[-1]["includeWipPactsSince"] == "2026-01-01"
+    assert with_wip.outcome.status is Status.PASS, with_wip.outcome.summary
+    (wip,) = [c for c in with_wip.outcome.criteria if c.name.startswith("feature-consumer")]
+    assert wip.status is Status.SKIPPED and "pending" in wip.reason
