@@ -23,7 +23,7 @@ def fake_kind() -> Iterator[None]:
 
 
 class _Health(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server naming
+    def do_GET(self) -> None:
         ok = self.path == "/health"
         self.send_response(200 if ok else 404)
         self.send_header("Content-Type", "application/json")
