@@ -107,7 +107,7 @@ def test_sigint_mid_run_exits_130_and_leaves_nothing(tmp_path: Path, health_url:
         proc.send_signal(signal.SIGINT)
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)  # a second Ctrl-C must not skip the clean-up
-        out, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
     assert proc.returncode == 130, err.decode()

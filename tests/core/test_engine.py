@@ -213,7 +213,7 @@ async def test_cancelling_the_run_reports_interrupted_steps(
     options = RunOptions(run_id=new_run_id(), report_dir=tmp_path / "report")
     async with asyncio.timeout(30):
         task = asyncio.create_task(run_suite(suite, options, events.append))
-        while len(pids_in(pid_file)) < 2:
+        while len(pids_in(pid_file)) < 2:  # noqa: ASYNC110 - written by another process
             await asyncio.sleep(0.05)
         task.cancel()
         result = await task
