@@ -299,6 +299,12 @@ class ContractStage:
                 env=env,
                 grace_s=2.0,
             )
+        except asyncio.CancelledError:
+            # Cancelled (Ctrl-C, engine deadline): the child was reaped before it could
+            # clean up; remove the run's test data, then let the cancellation go on.
+            if plan.registry_url:
+                await asyncio.shield(sweep_after_crash(plan, interactions, tokens.write))
+            raise
         finally:
             # The child masks secrets in its results itself (leaving pact descriptions
             # intact); the raw output streams are masked here.

@@ -148,6 +148,13 @@ def run_pass(
         error = f"{type(exc).__name__}: {exc}"
     results = verifier.results or {}
     output = results.get("output") or []
+    if not error:
+        # A source that did not load is not an interaction failure: say why.
+        for line in output:
+            text = _ANSI_RE.sub("", str(line)).strip()
+            if "Failed to load pact" in text:
+                error = text.splitlines()[-1][:300]
+                break
     return {
         "scope": one_pass.scope,
         "error": error,

@@ -134,3 +134,21 @@ async def test_killed_verifier_leaves_no_test_data(
     assert "did not finish" in run.outcome.summary
     assert "test data may remain" not in run.outcome.summary
     assert registry.model_count() == before
+
+
+@pytest.mark.e2e
+async def test_cancelled_step_reaps_verifier_and_leaves_no_test_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry: Registry
+) -> None:
+    before = registry.model_count()
+    pid_file = install_fake(tmp_path, "register-then-hang", monkeypatch)
+    async with asyncio.timeout(30):
+        task = asyncio.create_task(run_step(tmp_path, make_target(registry.url), timeout="60s"))
+        while not pid_file.exists() or registry.model_count() == before:
+            await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    pid = int(pid_file.read_text())
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert registry.model_count() == before
