@@ -29,22 +29,22 @@ def private_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @dataclass
-class Testbed:
+class RunningTestbed:
     manifest_path: Path
     state_dir: Path
 
 
-def _up(state_dir: Path, *faults: str) -> Testbed:
+def _up(state_dir: Path, *faults: str) -> RunningTestbed:
     manifest = state_dir / "manifest.json"
     argv = [sys.executable, "-m", "testbed", "up", "--manifest", str(manifest)]
     argv += ["--state-dir", str(state_dir)]
     for fault in faults:
         argv += ["--fault", fault]
     subprocess.run(argv, check=True, cwd=PROJECT_ROOT, timeout=90, capture_output=True)
-    return Testbed(manifest, state_dir)
+    return RunningTestbed(manifest, state_dir)
 
 
-def _down(testbed: Testbed) -> None:
+def _down(testbed: RunningTestbed) -> None:
     subprocess.run(
         [sys.executable, "-m", "testbed", "down", "--manifest", str(testbed.manifest_path)],
         cwd=PROJECT_ROOT,
@@ -54,7 +54,7 @@ def _down(testbed: Testbed) -> None:
 
 
 @pytest.fixture(scope="session")
-def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
+def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTestbed]:
     """One healthy testbed for the session's non-destructive chaos tests."""
     running = _up(tmp_path_factory.mktemp("testbed"))
     try:
@@ -64,7 +64,7 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
 
 
 @pytest.fixture
-def fragile_testbed(tmp_path: Path) -> Iterator[Testbed]:
+def fragile_testbed(tmp_path: Path) -> Iterator[RunningTestbed]:
     """A testbed whose replacement pods cannot load their model (``--fault fragile``)."""
     running = _up(tmp_path / "fragile", "fragile")
     try:
