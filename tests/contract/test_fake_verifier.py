@@ -144,7 +144,9 @@ async def test_cancelled_step_reaps_verifier_and_leaves_no_test_data(
     pid_file = install_fake(tmp_path, "register-then-hang", monkeypatch)
     async with asyncio.timeout(30):
         task = asyncio.create_task(run_step(tmp_path, make_target(registry.url), timeout="60s"))
-        while not pid_file.exists() or registry.model_count() == before:
+        for _ in range(100):  # until the fake has registered its test data
+            if pid_file.exists() and registry.model_count() > before:
+                break
             await asyncio.sleep(0.2)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
