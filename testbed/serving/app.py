@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -22,7 +23,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from testbed.faults import FaultSpecError, FaultState, fault_state_from_json, write_fault_state
 from testbed.serving.metrics import (
@@ -44,6 +45,14 @@ class PredictRequest(BaseModel):
     features: Annotated[
         list[FiniteFloat], Field(min_length=FEATURE_COUNT, max_length=FEATURE_COUNT)
     ]
+
+
+PREDICT_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    }
+}
 
 
 def _state_json(state: FaultState, replica: Replica) -> dict[str, Any]:
@@ -124,9 +133,26 @@ def create_app() -> FastAPI:
             200, {"name": MODEL_NAME, "version": MODEL_VERSION, "features": FEATURE_COUNT}
         )
 
-    @app.post("/predict")
-    async def predict(body: PredictRequest) -> JSONResponse:
+    latency = PREDICTION_LATENCY.labels(MODEL_NAME, MODEL_VERSION)
+    counted: dict[int, Any] = {}
+
+    def count(status: int, started: float) -> None:
+        if status not in counted:
+            counted[status] = PREDICTIONS.labels(MODEL_NAME, MODEL_VERSION, str(status))
+        counted[status].inc()
+        latency.observe(time.perf_counter() - started)
+
+    # The body is validated with pydantic-core directly (same 422 shape as FastAPI's): the
+    # FastAPI body machinery cost ~0.2 ms per request, a fifth of the replica's budget.
+    @app.post("/predict", openapi_extra=PREDICT_OPENAPI)
+    async def predict(request: Request) -> JSONResponse:
         started = time.perf_counter()
+        try:
+            body = PredictRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            errors = json.loads(exc.json(include_url=False))
+            count(422, started)
+            return answer(422, {"detail": errors})
         refusal = await replica.guard()
         if refusal is not None or replica.model is None:
             response = refuse(refusal or Refusal(503, "not_ready", replica.load_error), started)
@@ -141,8 +167,7 @@ def create_app() -> FastAPI:
                 },
                 started,
             )
-        PREDICTIONS.labels(MODEL_NAME, MODEL_VERSION, str(response.status_code)).inc()
-        PREDICTION_LATENCY.labels(MODEL_NAME, MODEL_VERSION).observe(time.perf_counter() - started)
+        count(response.status_code, started)
         return response
 
     @app.get("/metrics")

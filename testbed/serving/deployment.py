@@ -16,7 +16,7 @@ import httpx
 
 from testbed.faults import FaultState, write_fault_state
 from testbed.processes import ServiceProcess, log_tail, start_service
-from testbed.serving.model import MODEL_NAME, MODEL_VERSION, train_model
+from testbed.serving.model import MODEL_KIND, MODEL_NAME, MODEL_VERSION, train_model
 from testbed.serving.pods import read_pod_record
 from testbed.serving.replica import apply_fragile, fetch_model_artifact
 from testbed.serving.settings import SETTINGS_ENV, ServingSettings, write_settings
@@ -39,7 +39,8 @@ class ServingDeployment:
 def model_source_path(state_dir: Path) -> Path:
     import sklearn
 
-    return state_dir / "model" / f"{MODEL_NAME}-{MODEL_VERSION}-sklearn{sklearn.__version__}.joblib"
+    name = f"{MODEL_NAME}-{MODEL_VERSION}-{MODEL_KIND}-sklearn{sklearn.__version__}.joblib"
+    return state_dir / "model" / name
 
 
 def prepare_serving(state_dir: Path, tokens_file: Path, replicas: int) -> ServingSettings:

@@ -35,7 +35,7 @@ def on_starting(server: Any) -> None:
     import fastapi  # noqa: F401
     import joblib  # type: ignore[import-untyped]  # noqa: F401
     import numpy  # noqa: F401
-    import sklearn.ensemble  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
     import uvicorn  # noqa: F401
 
 

@@ -1,4 +1,4 @@
-"""The served model: a scikit-learn classifier trained deterministically on synthetic data.
+"""The served model: a scikit-learn logistic regression trained deterministically (synthetic data).
 
 Trained once at ``up`` (fixed seed, so every run serves the same model) and saved with
 joblib; each serving replica loads the file when it boots.
@@ -14,6 +14,7 @@ from typing import Any
 
 MODEL_NAME = "churn-classifier"
 MODEL_VERSION = "1.0.0"
+MODEL_KIND = "logreg"
 FEATURE_COUNT = 8
 TRAINING_SEED = 20240501
 TRAINING_SAMPLES = 4000
@@ -44,7 +45,7 @@ def train_model(path: Path) -> Path:
     """Train the classifier (deterministic) and save it atomically to ``path``."""
     import joblib  # type: ignore[import-untyped]
     from sklearn.datasets import make_classification
-    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
 
     features, labels = make_classification(
         n_samples=TRAINING_SAMPLES,
@@ -53,9 +54,9 @@ def train_model(path: Path) -> Path:
         n_redundant=1,
         random_state=TRAINING_SEED,
     )
-    estimator = GradientBoostingClassifier(
-        n_estimators=40, max_depth=3, random_state=TRAINING_SEED
-    ).fit(features, labels)
+    # A linear model: scoring one row costs ~0.2 ms, mostly scikit-learn's input checks
+    # (gradient boosting cost 2.5x that, a third of a replica's budget at 250 req/s each).
+    estimator = LogisticRegression(random_state=TRAINING_SEED).fit(features, labels)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".model-", dir=path.parent)
     os.close(fd)
