@@ -50,7 +50,7 @@ class PipelineUser(FastHttpUser):
         while time.perf_counter() - started < TIMEOUT_S:
             time.sleep(POLL_S)
             with self.client.get(
-                f"/pipelines/{run_id}", name="/pipelines/{run_id}", catch_response=True
+                f"/pipelines/{run_id}", name="/pipelines/[run_id]", catch_response=True
             ) as response:
                 try:
                     status = str(response.json()["status"])

@@ -4,7 +4,8 @@
 Bearer tokens from HARNESS_READ_TOKEN / HARNESS_WRITE_TOKEN or the testbed manifest
 (TESTBED_MANIFEST). Each user registers one model version when it starts (a unique
 name/version), then mostly reads it and its versions; 1 request in 11 registers a
-new version of that model.
+new version of that model. Request names use [id] rather than {id}: a criterion's
+selector cannot contain braces (p95{name="GET /models/[id]"} < 50ms).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class RegistryUser(FastHttpUser):
             return
         model_id = self.model_ids[-1]
         with self.client.get(
-            f"/models/{model_id}", headers=self.read_headers, name="/models/{id}",
+            f"/models/{model_id}", headers=self.read_headers, name="/models/[id]",
             catch_response=True,
         ) as response:
             try:
@@ -75,7 +76,7 @@ class RegistryUser(FastHttpUser):
             return
         with self.client.get(
             f"/models/{self.model_ids[0]}/versions", headers=self.read_headers,
-            name="/models/{id}/versions", catch_response=True,
+            name="/models/[id]/versions", catch_response=True,
         ) as response:
             try:
                 ok = response.status_code == 200 and isinstance(response.json()["versions"], list)

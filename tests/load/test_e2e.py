@@ -190,3 +190,45 @@ async def test_open_model_times_from_the_schedule_and_counts_unsent(
     assert outcome.metrics["open_model"]["unsent"] == unsent.observed
     locust = json.loads((ctx.artifact_dir / "locust.json").read_text())
     assert sum(e["num_requests"] for e in locust) > 300
+
+
+async def test_pipelines_report_completion_and_durations(
+    tmp_path: Path, testbed: dict[str, Any]
+) -> None:
+    spec = LoadStep.model_validate({
+        "name": "pipelines", "locustfile": "loadtests/pipeline_execution.py",
+        "service": "orchestrator", "users": 5, "spawn_rate": 5, "duration": "6s",
+        "processes": 1, "stop_timeout": "5s",
+        "env": {"HARNESS_PIPELINE_POLL_S": "0.2"},
+        "criteria": ["completion_rate >= 99%", "pipeline_p95 < 30s", "error_rate < 1%"],
+    })
+    outcome, _ = await run(tmp_path, spec, testbed)
+    assert outcome.status is Status.PASS, outcome
+    completion, pipeline_p95, _ = outcome.criteria
+    assert completion.observed == 1.0 and completion.unit == "ratio"
+    assert isinstance(pipeline_p95.observed, float) and 0.0 < pipeline_p95.observed < 30.0
+    assert pipeline_p95.unit == "s"
+    assert outcome.metrics["endpoints"]["PIPELINE run"]["requests"] >= 5
+
+
+async def test_registry_traffic_with_manifest_tokens(
+    tmp_path: Path, testbed: dict[str, Any]
+) -> None:
+    spec = LoadStep.model_validate({
+        "name": "registry", "locustfile": "loadtests/registry.py", "service": "registry",
+        "users": 4, "spawn_rate": 4, "duration": "5s", "processes": 2, "stop_timeout": "1s",
+        "env": {"HARNESS_THINK_TIME_S": "0.05,0.1"},
+        "criteria": ["error_rate < 1%", 'p95{name="GET /models/[id]"} < 500ms'],
+    })
+    outcome, _ = await run(tmp_path, spec, testbed)
+    assert outcome.status is Status.PASS, outcome
+    endpoints = outcome.metrics["endpoints"]
+    assert {"POST /models/register", "GET /models/[id]", "GET /models/[id]/versions"} <= set(
+        endpoints
+    )
+    reads = endpoints["GET /models/[id]"]["requests"] + endpoints["GET /models/[id]/versions"][
+        "requests"
+    ]
+    assert reads > 3 * endpoints["POST /models/register"]["requests"]
+    # two worker processes, merged by the master: every request Locust counted is there
+    assert outcome.metrics["overall"]["requests"] == outcome.metrics["locust_requests"]

@@ -13,6 +13,7 @@ import pytest
 
 from harness.load.spec import LoadStep
 from harness.load.stage import STAGE
+from harness.outcome import StageTimeline
 from harness.status import Status
 from tests.load.conftest import ROOT, step_context, target_for
 
@@ -127,3 +128,32 @@ async def test_unreachable_target_is_an_error(tmp_path: Path, fake_locust: Path)
         outcome = await STAGE.run(ctx)
     assert outcome.status is Status.ERROR and "unreachable" in outcome.summary
     assert not started(fake_locust)
+
+
+async def test_phase_criteria_are_judged_by_finalize_against_the_timeline(
+    tmp_path: Path, listener: str, fake_locust: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_LOCUST_MODE", "ok")
+    criteria: list[object] = [
+        "p95 < 100ms",
+        {"expr": "p95 < 100ms", "phase": "fault"},
+        {"expr": "error_rate < 5%", "phase": "baseline"},
+    ]
+    ctx, _ = step_context(tmp_path, spec(criteria), target_for(listener))
+    async with asyncio.timeout(30):
+        outcome = await STAGE.run(ctx)
+    assert outcome.finalize is not None
+    assert [c.name for c in outcome.criteria] == ["p95 < 100ms"]
+    # no chaos phase recorded: the phase criteria are errors, never passes
+    unmarked = outcome.finalize(StageTimeline())
+    assert [c.status for c in unmarked.criteria] == [Status.PASS, Status.ERROR, Status.ERROR]
+    assert unmarked.status is Status.ERROR and unmarked.finalize is None
+    first = outcome.metrics["series"][0]["second"]
+    timeline = StageTimeline()
+    timeline.mark("baseline", first - 5.0)
+    timeline.mark("fault", first + 1.0)
+    marked = outcome.finalize(timeline)
+    fault, baseline = marked.criteria[1], marked.criteria[2]
+    assert fault.status is Status.PASS and fault.phase == "fault"
+    assert baseline.status is Status.FAIL and baseline.observed == pytest.approx(0.1)
+    assert marked.status is Status.FAIL
