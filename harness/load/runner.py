@@ -116,27 +116,9 @@ async def run_load(ctx: StepContext) -> StepOutcome:
     ctx.emit(StepProgressed(spec.name, f"locust: {spec.users} users against {host}"))
     sampling = asyncio.create_task(sampler.run()) if sampler is not None else None
     try:
-        async with spawned(
-            argv, cwd=ctx.work_dir, stdout_path=stdout_path, stderr_path=stderr_path, env=env,
-            grace_s=ABORT_GRACE_S,
-        ) as proc:
-            deadline = time.monotonic() + bound_s
-            while proc.returncode is None:
-                try:
-                    await asyncio.wait_for(asyncio.shield(proc.wait()), POLL_S)
-                except TimeoutError:
-                    pass
-                breach = _consume(ctx, spec, stream, judge, run)
-                if breach is not None and run.aborted_by is None:
-                    run.aborted_by = breach
-                    ctx.emit(StepProgressed(spec.name, f"aborting: {breach.criterion.name}"))
-                    await terminate(proc, ABORT_GRACE_S)
-                    break
-                if time.monotonic() > deadline:
-                    run.timed_out = True
-                    await terminate(proc, ABORT_GRACE_S)
-                    break
-            run.returncode = proc.returncode
+        await _drive(ctx, spec, argv, env, stdout_path, stderr_path, bound_s, stream, judge, run)
+    except (FileNotFoundError, PermissionError) as exc:
+        return error(f"cannot start locust ({argv[0]}): {exc.strerror or exc}")
     finally:
         if sampling is not None:
             sampling.cancel()
@@ -222,6 +204,42 @@ async def run_load(ctx: StepContext) -> StepOutcome:
         )
 
     return outcome.with_(finalize=finalize)
+
+
+async def _drive(
+    ctx: StepContext,
+    spec: LoadStep,
+    argv: list[str],
+    env: dict[str, str],
+    stdout_path: Path,
+    stderr_path: Path,
+    bound_s: float,
+    stream: IntervalStream,
+    judge: Judge,
+    run: _Run,
+) -> None:
+    """Run locust to its end, its deadline or an abort; judge the stream live."""
+    async with spawned(
+        argv, cwd=ctx.work_dir, stdout_path=stdout_path, stderr_path=stderr_path, env=env,
+        grace_s=ABORT_GRACE_S,
+    ) as proc:
+        deadline = time.monotonic() + bound_s
+        while proc.returncode is None:
+            try:
+                await asyncio.wait_for(asyncio.shield(proc.wait()), POLL_S)
+            except TimeoutError:
+                pass
+            breach = _consume(ctx, spec, stream, judge, run)
+            if breach is not None and run.aborted_by is None:
+                run.aborted_by = breach
+                ctx.emit(StepProgressed(spec.name, f"aborting: {breach.criterion.name}"))
+                await terminate(proc, ABORT_GRACE_S)
+                break
+            if time.monotonic() > deadline:
+                run.timed_out = True
+                await terminate(proc, ABORT_GRACE_S)
+                break
+        run.returncode = proc.returncode
 
 
 def _consume(

@@ -157,3 +157,13 @@ async def test_phase_criteria_are_judged_by_finalize_against_the_timeline(
     assert fault.status is Status.PASS and fault.phase == "fault"
     assert baseline.status is Status.FAIL and baseline.observed == pytest.approx(0.1)
     assert marked.status is Status.FAIL
+
+
+async def test_missing_locust_executable_is_an_error(
+    tmp_path: Path, listener: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_LOCUST_BIN", str(tmp_path / "no-such-locust"))
+    ctx, _ = step_context(tmp_path, spec(), target_for(listener))
+    async with asyncio.timeout(10):
+        outcome = await STAGE.run(ctx)
+    assert outcome.status is Status.ERROR and "cannot start locust" in outcome.summary
