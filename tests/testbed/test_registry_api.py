@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.testbed.test_registry_support import LiveRegistry, bearer
+from tests.testbed.test_registry_support import (
+    LiveRegistry,
+    bearer,
+    serve_in_thread,
+    start_registry,
+)
 
 pytest_plugins = ["tests.testbed.test_registry_support"]
 
@@ -294,19 +300,28 @@ BAD_BODIES: list[tuple[str, bytes, str]] = [
 ]
 
 
+@pytest.fixture(scope="module")
+def shared_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveRegistry]:
+    """One SQLite registry for the bad-input table (none of those requests may store a thing)."""
+    database_url = f"sqlite:///{tmp_path_factory.mktemp('bad-input') / 'registry.sqlite3'}"
+    tokens, app = start_registry(database_url)
+    with serve_in_thread(app) as url:
+        yield LiveRegistry(url, tokens, database_url, app)
+
+
 @pytest.mark.parametrize(
     ("label", "content", "content_type"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES]
 )
 async def test_bad_input_gets_4xx_json_never_5xx(
-    sqlite_registry: LiveRegistry, label: str, content: bytes, content_type: str
+    shared_registry: LiveRegistry, label: str, content: bytes, content_type: str
 ) -> None:
-    async with asyncio.timeout(20), httpx.AsyncClient(base_url=sqlite_registry.url) as client:
-        headers = {**sqlite_registry.headers(), "Content-Type": content_type}
+    async with asyncio.timeout(20), httpx.AsyncClient(base_url=shared_registry.url) as client:
+        headers = {**shared_registry.headers(), "Content-Type": content_type}
         response = await client.post("/models/register", content=content, headers=headers)
         assert 400 <= response.status_code < 500, (label, response.status_code, response.text)
         assert response.json()["error"]["code"], label
         # Nothing was stored by a rejected request.
-        probe = await client.get("/models/1", headers=sqlite_registry.headers("read"))
+        probe = await client.get("/models/1", headers=shared_registry.headers("read"))
         assert probe.status_code == 404, label
 
 
