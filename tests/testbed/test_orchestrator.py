@@ -192,7 +192,11 @@ async def test_entry_points_run_a_pipeline_end_to_end(tmp_path: Path) -> None:
     finally:
         if orchestrator.returncode is None:
             orchestrator.terminate()
-        await orchestrator.wait()
+        try:
+            await asyncio.wait_for(orchestrator.wait(), 15)
+        except TimeoutError:
+            orchestrator.kill()
+            await orchestrator.wait()
         registry.stop()
     assert orchestrator.returncode == 0 or orchestrator.returncode == -15
 
