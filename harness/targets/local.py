@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,11 +22,12 @@ from typing import Any
 import psutil
 
 from harness.config.suite import TestbedSpec
-from harness.process import run_to_end
+from harness.process import run_to_end, spawned
 from harness.target import Target, Tokens
 from harness.targets.errors import TargetUnavailable
 
 DOWN_TIMEOUT_S = 60.0
+UP_INTERRUPT_GRACE_S = 15.0
 
 
 def up_argv(spec: TestbedSpec, testbed_dir: Path, extra_faults: tuple[str, ...]) -> list[str]:
@@ -50,25 +52,55 @@ async def local_target(
     testbed_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = testbed_dir / "manifest.json"
     try:
-        finished = await run_to_end(
-            up_argv(spec, testbed_dir, extra_faults),
-            cwd=base_dir,
-            stdout_path=testbed_dir / "up.stdout.log",
-            stderr_path=testbed_dir / "up.stderr.log",
-            timeout_s=spec.ready_timeout + 15.0,
-            env=_env(base_dir),
-        )
-        if finished.timed_out:
-            raise TargetUnavailable(
-                f"testbed did not come up within {spec.ready_timeout + 15.0:g} s\n{finished.tail()}"
-            )
-        if finished.returncode != 0:
-            raise TargetUnavailable(
-                f"testbed up exited with {finished.returncode}\n{finished.tail()}"
-            )
+        await _start(spec, testbed_dir, base_dir, extra_faults)
         yield target_from_manifest(manifest_path)
     finally:
         await asyncio.shield(_tear_down(manifest_path, testbed_dir, base_dir))
+
+
+async def _start(
+    spec: TestbedSpec, testbed_dir: Path, base_dir: Path, extra_faults: tuple[str, ...]
+) -> None:
+    """Run ``testbed up`` to its end. Interrupted (deadline, Ctrl-C), it gets SIGINT
+    first: ``up`` then stops the services it already started (on SIGTERM it would die
+    at once and leave them behind)."""
+    timeout_s = spec.ready_timeout + 15.0
+    stdout_path, stderr_path = testbed_dir / "up.stdout.log", testbed_dir / "up.stderr.log"
+    async with spawned(
+        up_argv(spec, testbed_dir, extra_faults),
+        cwd=base_dir,
+        stdout_path=stdout_path,
+        stderr_path=stderr_path,
+        env=_env(base_dir),
+    ) as proc:
+        try:
+            async with asyncio.timeout(timeout_s):
+                returncode = await proc.wait()
+        except TimeoutError:
+            await _interrupt(proc)
+            raise TargetUnavailable(
+                f"testbed did not come up within {timeout_s:g} s\n{_tail(stderr_path)}"
+            ) from None
+        except asyncio.CancelledError:
+            await asyncio.shield(_interrupt(proc))
+            raise
+    if returncode != 0:
+        raise TargetUnavailable(f"testbed up exited with {returncode}\n{_tail(stderr_path)}")
+
+
+async def _interrupt(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGINT)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), UP_INTERRUPT_GRACE_S)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def _env(base_dir: Path) -> dict[str, str]:
@@ -113,14 +145,17 @@ async def _tear_down(manifest_path: Path, testbed_dir: Path, base_dir: Path) -> 
 
 
 def _reap_strays(testbed_dir: Path) -> None:
-    """Safety net: kill processes still naming this run's testbed dir (e.g. services
-    started by an ``up`` that was interrupted before it wrote the manifest)."""
+    """Safety net: kill processes still running in, or naming, this run's testbed dir
+    (the services run with it as their cwd), e.g. started by an ``up`` that was killed
+    before it wrote the manifest."""
     marker = str(testbed_dir)
     me = os.getpid()
     strays: list[psutil.Process] = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
+    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
         cmdline = proc.info.get("cmdline") or []
-        if proc.pid != me and any(marker in part for part in cmdline):
+        cwd = proc.info.get("cwd") or ""
+        named = any(marker in part for part in cmdline)
+        if proc.pid != me and (named or cwd == marker or cwd.startswith(marker + os.sep)):
             strays.append(proc)
     for proc in strays:
         with contextlib.suppress(psutil.Error):
