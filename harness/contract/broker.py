@@ -39,6 +39,8 @@ class FetchedPact:
     content: dict[str, Any]
     pending: bool
     wip: bool
+    publish_url: str | None = None  # the pact's pb:publish-verification-results
+    provider_url: str | None = None  # the pact's pb:provider (for the provider branch)
 
 
 @dataclass(frozen=True)
@@ -153,16 +155,49 @@ class BrokerClient:
             content = await self._json("GET", pact_url)
             if not isinstance(content, dict):
                 raise BrokerError(f"broker GET {_path(pact_url)}: not a pact")
-            content.pop("_links", None)
+            links = content.pop("_links", None)
             pacts.append(
                 FetchedPact(
                     url=pact_url,
                     content=content,
                     pending=bool(props.get("pending")),
                     wip=bool(props.get("wip")),
+                    publish_url=_optional_link(links, "pb:publish-verification-results"),
+                    provider_url=_optional_link(links, "pb:provider"),
                 )
             )
         return pacts
+
+    async def publish_verification(
+        self,
+        pact: FetchedPact,
+        *,
+        success: bool,
+        provider_version: str,
+        provider_branch: str | None,
+        test_results: Sequence[Mapping[str, object]],
+    ) -> None:
+        """Publish one verification result for a whole pact (the harness aggregates the
+        verifier's passes itself: each pass would otherwise publish a partial result)."""
+        if pact.publish_url is None:
+            raise BrokerError(f"pact {_path(pact.url)} has no pb:publish-verification-results")
+        if provider_branch and pact.provider_url:
+            provider = await self._json("GET", pact.provider_url)
+            href = _link(provider, "pb:branch-version")
+            url = href.replace("{branch}", quote(provider_branch, safe="")).replace(
+                "{version}", quote(provider_version, safe="")
+            )
+            await self._json("PUT", url, {})
+        await self._json(
+            "POST",
+            pact.publish_url,
+            {
+                "success": success,
+                "providerApplicationVersion": provider_version,
+                "verifiedBy": {"implementation": "harness"},
+                "testResults": [dict(r) for r in test_results],
+            },
+        )
 
     async def can_i_deploy(
         self, pacticipant: str, version: str, to_environment: str | None
@@ -188,6 +223,12 @@ def _link(document: object, relation: str) -> str:
     if not isinstance(href, str):
         raise BrokerError(f"broker answer has no {relation!r} link")
     return href
+
+
+def _optional_link(links: object, relation: str) -> str | None:
+    link = links.get(relation) if isinstance(links, dict) else None
+    href = link.get("href") if isinstance(link, dict) else None
+    return href if isinstance(href, str) else None
 
 
 def _path(url: str) -> str:

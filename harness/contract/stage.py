@@ -22,13 +22,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import harness
-from harness.contract.broker import BrokerClient, BrokerError
+from harness.contract.broker import BrokerError
+from harness.contract.broker_flow import (
+    BrokerPacts,
+    can_i_deploy,
+    fetch_pacts,
+    publish_aggregated,
+    verdicts_by_key,
+    verifier_publication,
+)
 from harness.contract.pactfile import (
     Interaction,
     PactFileError,
-    PactSelection,
-    parse_pact,
-    read_pact,
     select_pacts,
 )
 from harness.contract.plan import TOKENS_ENV, BrokerSource, VerifyPass, VerifyPlan
@@ -113,31 +118,6 @@ async def sweep_after_crash(
     return f"; test data may remain: {'; '.join(left[:3])}" if left else ""
 
 
-PUBLISH_FAILED = "Publishing of verification results failed"
-
-
-def publication_result(*logs: Path) -> CriterionResult:
-    """Did the verifier publish its results? It says so only in its log (the FFI results
-    carry no publication status)."""
-    for log in logs:
-        try:
-            text = log.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if PUBLISH_FAILED in line:
-                return CriterionResult(
-                    name="verification results published to the broker",
-                    status=Status.ERROR,
-                    reason=line.strip()[:300],
-                )
-    return CriterionResult(
-        name="verification results published to the broker",
-        status=Status.PASS,
-        observed="published",
-    )
-
-
 class ContractStage:
     kind = "contract"
 
@@ -213,23 +193,13 @@ class ContractStage:
         pact_dir = ctx.artifact_dir / "pacts"
         shutil.rmtree(pact_dir, ignore_errors=True)
         pact_dir.mkdir()
-        broker_source: BrokerSource | None = None
+        broker_pacts: BrokerPacts | None = None
         try:
             if spec.broker.enabled:
                 if not broker_url:
                     return error(f"broker.enabled but ${BROKER_URL_ENV} is not set")
-                selection = await self._fetch_from_broker(spec, broker_url, broker_token, pact_dir)
-                broker_source = BrokerSource(
-                    url=broker_url,
-                    selectors=tuple(s.to_broker() for s in spec.broker.consumer_version_selectors),
-                    include_pending=spec.broker.include_pending,
-                    include_wip_since=spec.broker.include_wip_since,
-                    publish_version=spec.broker.provider_version
-                    if spec.broker.publish_results
-                    else None,
-                    publish_branch=spec.broker.provider_branch,
-                    provider_branch=spec.broker.provider_branch,
-                )
+                broker_pacts = await fetch_pacts(spec, broker_url, broker_token, pact_dir)
+                selection = broker_pacts.selection
             else:
                 selection = select_pacts(ctx.base_dir / spec.pacts, spec.provider, spec.consumers)
                 for pact in selection.files:
@@ -246,10 +216,25 @@ class ContractStage:
             )
         )
 
+        passes = plan_passes(interactions)
+        # One pass: the verifier publishes its own results. Several: each pass would
+        # publish a partial result, so the harness publishes one per pact afterwards.
+        publish_in_verifier = spec.broker.publish_results and len(passes) == 1
+        broker_source = None
+        if spec.broker.enabled:
+            broker_source = BrokerSource(
+                url=broker_url,
+                selectors=tuple(s.to_broker() for s in spec.broker.consumer_version_selectors),
+                include_pending=spec.broker.include_pending,
+                include_wip_since=spec.broker.include_wip_since,
+                publish_version=spec.broker.provider_version if publish_in_verifier else None,
+                publish_branch=spec.broker.provider_branch,
+                provider_branch=spec.broker.provider_branch,
+            )
         plan = VerifyPlan(
             provider=spec.provider,
             provider_url=provider_url(spec, ctx.target),
-            passes=plan_passes(interactions),
+            passes=passes,
             pact_files=tuple(str(p.path.resolve()) for p in selection.files)
             if broker_source is None
             else (),
@@ -325,10 +310,16 @@ class ContractStage:
         except ResultsError as exc:
             return error(str(exc))
         criteria.extend(judgement.criteria)
-        if spec.broker.enabled and spec.broker.publish_results:
-            criteria.append(publication_result(stderr_path, stdout_path))
-        if spec.broker.enabled and spec.broker.can_i_deploy.enabled:
-            criteria.append(await self._can_i_deploy(spec, broker_url, broker_token))
+        if broker_pacts is not None and spec.broker.publish_results and not judgement.error:
+            if publish_in_verifier:
+                criteria.append(verifier_publication(stderr_path, stdout_path))
+            else:
+                verdicts = verdicts_by_key([i.key for i in interactions], judgement.criteria)
+                criteria.append(
+                    await publish_aggregated(spec, broker_url, broker_token, broker_pacts, verdicts)
+                )
+        if broker_pacts is not None and spec.broker.can_i_deploy.enabled:
+            criteria.append(await can_i_deploy(spec, broker_url, broker_token))
         metrics = {
             "interactions_expected": judgement.expected,
             "interactions_verified": judgement.verified,
@@ -362,72 +353,6 @@ class ContractStage:
             artifacts=tuple(artifacts),
             started_at=started,
             finished_at=time.time(),
-        )
-
-    async def _fetch_from_broker(
-        self, spec: ContractStep, url: str, token: str | None, pact_dir: Path
-    ) -> PactSelection:
-        async with BrokerClient(url, token) as client:
-            fetched = await client.pacts_for_verification(
-                spec.provider,
-                selectors=[s.to_broker() for s in spec.broker.consumer_version_selectors],
-                include_pending=spec.broker.include_pending,
-                include_wip_since=spec.broker.include_wip_since,
-                provider_branch=spec.broker.provider_branch,
-            )
-        if not fetched:
-            raise PactFileError(
-                f"the broker has no pacts for provider {spec.provider!r} matching the selectors"
-            )
-        files = []
-        for index, pact in enumerate(fetched):
-            parsed = parse_pact(pact.content, Path(pact.url))
-            if spec.consumers and parsed.consumer not in spec.consumers:
-                continue
-            path = pact_dir / f"{index:02d}-{parsed.consumer}-{parsed.provider}.json"
-            path.write_text(json.dumps(pact.content, indent=2), encoding="utf-8")
-            files.append(read_pact(path))
-        if spec.consumers and not files:
-            raise PactFileError(
-                f"consumer filter {spec.consumers} matches no pact the broker has for "
-                f"{spec.provider!r}"
-            )
-        if any(f.provider != spec.provider for f in files):
-            raise PactFileError(
-                f"the broker returned pacts for a provider other than {spec.provider!r}"
-            )
-        selection = PactSelection(tuple(files))
-        if not selection.interactions:
-            raise PactFileError(f"the broker's pacts for {spec.provider!r} hold no interaction")
-        return selection
-
-    async def _can_i_deploy(
-        self, spec: ContractStep, url: str, token: str | None
-    ) -> CriterionResult:
-        cid = spec.broker.can_i_deploy
-        pacticipant = cid.pacticipant or spec.provider
-        version = cid.version or spec.broker.provider_version or ""
-        name = f"can-i-deploy {pacticipant} {version}" + (
-            f" to {cid.to_environment}" if cid.to_environment else ""
-        )
-        try:
-            async with BrokerClient(url, token) as client:
-                check = await client.can_i_deploy(pacticipant, version, cid.to_environment)
-        except BrokerError as exc:
-            return CriterionResult(name=name, status=Status.ERROR, reason=str(exc))
-        if check.deployable is None:
-            return CriterionResult(
-                name=name,
-                status=Status.ERROR,
-                observed="unknown",
-                reason=check.reason or "the broker could not decide",
-            )
-        return CriterionResult(
-            name=name,
-            status=Status.PASS if check.deployable else Status.FAIL,
-            observed="deployable" if check.deployable else "not deployable",
-            threshold="deployable",
-            reason=check.reason,
         )
 
 
