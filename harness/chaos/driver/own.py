@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+from collections.abc import Iterator
 
 from harness.chaos.driver.testbed import FaultError, fault_reverted
 from harness.chaos.ledger import FaultKind, FaultRecord, read_records
@@ -17,6 +20,18 @@ def own_records(kind: FaultKind) -> list[FaultRecord]:
     ]
 
 
+@contextlib.contextmanager
+def sigterm_deferred() -> Iterator[None]:
+    """Hold SIGTERM back while a revert runs: chaoslib's SIGTERM handler raises inside
+    whatever code is running, and a revert cut halfway leaves the fault on. A SIGTERM
+    that arrives meanwhile is delivered (and handled) right after."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def revert_own(
     kind: FaultKind, *, strict: bool = True, replica_wait_s: float | None = None
 ) -> list[str]:
@@ -27,13 +42,14 @@ def revert_own(
     """
     lines: list[str] = []
     failures: list[str] = []
-    for record in own_records(kind):
-        result = revert_record(record, replica_wait_s=replica_wait_s)
-        fault_reverted(kind, record.target, result.ok, result.detail, record.id)
-        line = f"{kind} {record.target}: {result.detail}"
-        lines.append(line)
-        if not result.ok:
-            failures.append(line)
+    with sigterm_deferred():
+        for record in own_records(kind):
+            result = revert_record(record, replica_wait_s=replica_wait_s)
+            fault_reverted(kind, record.target, result.ok, result.detail, record.id)
+            line = f"{kind} {record.target}: {result.detail}"
+            lines.append(line)
+            if not result.ok:
+                failures.append(line)
     if failures and strict:
         raise FaultError("; ".join(failures))
     return lines
