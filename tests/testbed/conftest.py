@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from testbed.processes import free_port, stop_service
-from testbed.serving.deployment import ServingDeployment, start_serving, wait_serving_ready
+from testbed.serving.deployment import (
+    ServingDeployment,
+    model_source_path,
+    start_serving,
+    wait_serving_ready,
+)
+from testbed.serving.model import train_model
 
 ADMIN_TOKEN = "admin-token-for-tests"
 READ_TOKEN = "read-token-for-tests"
@@ -26,8 +33,19 @@ def read_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {READ_TOKEN}"}
 
 
-def launch_serving(state_dir: Path, replicas: int = 2) -> ServingDeployment:
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trained once per session (training is deterministic); deployments reuse the file."""
+    return train_model(tmp_path_factory.mktemp("model") / "model.joblib")
+
+
+def launch_serving(
+    state_dir: Path, replicas: int = 2, trained: Path | None = None
+) -> ServingDeployment:
     state_dir.mkdir(parents=True, exist_ok=True)
+    if trained is not None:
+        model_source_path(state_dir).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(trained, model_source_path(state_dir))
     tokens_file = state_dir / "tokens.json"
     tokens_file.write_text(json.dumps({"read": READ_TOKEN, "write": "w", "admin": ADMIN_TOKEN}))
     deployment = start_serving(
@@ -47,9 +65,11 @@ def _shutdown(deployment: ServingDeployment) -> None:
 
 
 @pytest.fixture(scope="module")
-def shared_serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServingDeployment]:
+def shared_serving(
+    tmp_path_factory: pytest.TempPathFactory, trained_model: Path
+) -> Iterator[ServingDeployment]:
     """One deployment for a module's non-destructive tests (faults cleared by each test)."""
-    running = launch_serving(tmp_path_factory.mktemp("serving"))
+    running = launch_serving(tmp_path_factory.mktemp("serving"), trained=trained_model)
     try:
         yield running
     finally:
@@ -57,9 +77,9 @@ def shared_serving(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serving
 
 
 @pytest.fixture
-def own_serving(tmp_path: Path) -> Iterator[ServingDeployment]:
+def own_serving(tmp_path: Path, trained_model: Path) -> Iterator[ServingDeployment]:
     """A deployment of its own, for tests that kill replicas or break the model."""
-    running = launch_serving(tmp_path / "state")
+    running = launch_serving(tmp_path / "state", trained=trained_model)
     try:
         yield running
     finally:

@@ -98,6 +98,7 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
         "--replicas", "3",
         "--fault", "latency:dist=fixed,ms=30",
         "--fault", "registry-wrong-status",
+        "--fault", "fragile",
         "--rate-limit", "500",
         cwd=tmp_path,
     )  # fmt: skip
@@ -115,7 +116,11 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
         assert manifest.faults == [
             "latency:dist=fixed,ms=30",
             "registry-wrong-status",
+            "fragile",
         ]
+        # fragile: evicted after the first deploy, while every pod had loaded the model.
+        assert not (state_dir / "serving" / "deployed" / "model.joblib").exists()
+        assert all(p.ready for p in manifest.pods)
         # Each service is up and in its own session (outlives `up`), logs in the state dir.
         for entry in (services.registry, services.serving, services.orchestrator):
             assert httpx.get(f"{entry.url}/health", timeout=5).status_code == 200
@@ -125,7 +130,7 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
         assert "--fault" in registry_cmdline and "registry-wrong-status" in registry_cmdline
         admin = {"Authorization": f"Bearer {manifest.tokens.admin}"}
         faults = httpx.get(f"{services.serving.url}/admin/faults", headers=admin, timeout=5).json()
-        assert faults["faults"] == ["latency:dist=fixed,ms=30"]
+        assert faults["faults"] == ["latency:dist=fixed,ms=30", "fragile"]
         assert faults["rate_limit_rps"] == 500
         started = time.perf_counter()
         predicted = httpx.post(

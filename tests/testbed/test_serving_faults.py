@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -74,19 +75,39 @@ async def _timed_predictions(
 
 @dataclass(frozen=True)
 class Baseline:
-    """Request time without faults (sequential): the service + client overhead, and its
-    tail spread (p99 - median), which is the noise this shared machine adds to a tail
-    percentile. An injected latency adds to it: the tests compare measured - median with
-    what was asked, and allow the measured tail noise on top of 5 % at p99."""
+    """Time of unfaulted requests (``GET /health``) sent by the same client to the same
+    server *during* the measurement: the service + client overhead under the load of that
+    moment (this machine is shared), and its tail spread (p99 - median). An injected latency
+    adds to it: the tests compare measured - median with what was asked, and at p99 allow
+    the measured tail spread on top of the 5 %."""
 
     median_ms: float
     tail_noise_ms: float
 
 
-async def _baseline(client: httpx.AsyncClient) -> Baseline:
-    results = await _timed_predictions(client, count=50, concurrency=1)
-    assert all(r.status_code == 200 for _, r in results)
-    times_ms = [s * 1000 for s, _ in results]
+@contextlib.asynccontextmanager
+async def _probing_baseline(client: httpx.AsyncClient) -> AsyncIterator[list[float]]:
+    times_ms: list[float] = []
+
+    async def probe() -> None:
+        while True:
+            started = time.perf_counter()
+            response = await client.get("/health")
+            assert response.status_code == 200
+            times_ms.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.01)
+
+    task = asyncio.create_task(probe())
+    try:
+        yield times_ms
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _baseline(times_ms: list[float]) -> Baseline:
+    assert len(times_ms) >= 20, "too few baseline probes"
     median_ms = statistics.median(times_ms)
     return Baseline(median_ms, _quantile(times_ms, 0.99) - median_ms)
 
@@ -103,58 +124,108 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+Judge = Callable[[list[float], list[httpx.Response], Baseline], list[str]]
+
+
+async def _measure_latency(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    spec: str,
+    judge: Judge,
+    *,
+    count: int,
+    concurrency: int,
+    stagger_s: float,
+) -> None:
+    """Set ``spec``, send ``count`` predictions, and judge the client-side latencies (ms).
+
+    This machine is shared with other work, so a run whose numbers are off is measured once
+    more before failing; a wrong injector fails both runs.
+    """
+    problems: list[str] = []
+    for _attempt in range(2):
+        await _set_faults(client, admin_headers, spec)
+        async with _probing_baseline(client) as probes:
+            results = await _timed_predictions(
+                client, count=count, concurrency=concurrency, stagger_s=stagger_s
+            )
+        baseline = _baseline(probes)
+        assert all(r.status_code == 200 for _, r in results)
+        latencies_ms = [s * 1000 for s, _ in results]
+        problems = judge(latencies_ms, [r for _, r in results], baseline)
+        print(f"{spec}: {baseline}; problems: {problems or 'none'}")
+        if not problems:
+            return
+    pytest.fail("; ".join(problems))
+
+
+def _off_by(name: str, measured: float, asked: float, tolerance: float) -> list[str]:
+    if abs(measured - asked) <= tolerance:
+        return []
+    return [f"{name} {measured:.1f} ms, asked {asked:.1f} ms +- {tolerance:.1f}"]
+
+
 async def test_fixed_latency_is_what_was_asked(
     client: httpx.AsyncClient, shared_serving: ServingDeployment, admin_headers: dict[str, str]
 ) -> None:
+    def judge(times_ms: list[float], _: list[httpx.Response], baseline: Baseline) -> list[str]:
+        added = statistics.median(times_ms) - baseline.median_ms
+        too_fast = [f"a request took {min(times_ms):.1f} ms"] if min(times_ms) < 300 else []
+        return too_fast + _off_by("median added", added, 300.0, 300.0 * 0.05)
+
     async with asyncio.timeout(60):
-        baseline = await _baseline(client)
-        baseline_ms = baseline.median_ms
-        await _set_faults(client, admin_headers, "latency:dist=fixed,ms=300")
-        results = await _timed_predictions(client, count=40, concurrency=4, stagger_s=0.075)
-    latencies_ms = [s * 1000 for s, r in results if r.status_code == 200]
-    assert len(latencies_ms) == 40
-    added_ms = [ms - baseline_ms for ms in latencies_ms]
-    print(f"fixed 300 ms: baseline {baseline_ms:.1f}, added {statistics.median(added_ms):.1f}")
-    assert min(latencies_ms) >= 300.0
-    assert statistics.median(added_ms) == pytest.approx(300.0, rel=0.05)
+        await _measure_latency(
+            client, admin_headers, "latency:dist=fixed,ms=300", judge,
+            count=40, concurrency=4, stagger_s=0.075,
+        )  # fmt: skip
 
 
 async def test_lognormal_latency_has_the_asked_p50_and_p99(
     client: httpx.AsyncClient, shared_serving: ServingDeployment, admin_headers: dict[str, str]
 ) -> None:
-    async with asyncio.timeout(90):
-        baseline = await _baseline(client)
-        baseline_ms = baseline.median_ms
-        await _set_faults(client, admin_headers, "latency:dist=lognormal,p50_ms=200,p99_ms=400")
+    def judge(
+        times_ms: list[float], responses: list[httpx.Response], baseline: Baseline
+    ) -> list[str]:
+        added = [ms - baseline.median_ms for ms in times_ms]
+        # What the replicas say they injected (no client noise): 400 samples, so p99 is the
+        # 4th largest, and one rank there is ~3 % of the value.
+        injected = [_server_fault_ms(r) for r in responses]
+        return [
+            *_off_by("p50 added", _quantile(added, 0.50), 200.0, 200.0 * 0.05),
+            *_off_by(
+                "p99 added", _quantile(added, 0.99), 400.0, 400.0 * 0.05 + baseline.tail_noise_ms
+            ),
+            *_off_by("p50 injected", _quantile(injected, 0.50), 200.0, 200.0 * 0.05),
+            *_off_by("p99 injected", _quantile(injected, 0.99), 400.0, 400.0 * 0.05),
+        ]
+
+    async with asyncio.timeout(120):
         # ~50 requests/s: light load, so queueing does not distort the distribution.
-        results = await _timed_predictions(client, count=400, concurrency=10, stagger_s=0.02)
-    latencies_ms = [s * 1000 - baseline_ms for s, r in results if r.status_code == 200]
-    assert len(latencies_ms) == 400
-    p50, p99 = _quantile(latencies_ms, 0.50), _quantile(latencies_ms, 0.99)
-    print(f"lognormal 200/400: {baseline}, added p50 {p50:.1f} p99 {p99:.1f}")
-    assert p50 == pytest.approx(200.0, rel=0.05), f"p50 {p50:.1f} ms"
-    assert p99 == pytest.approx(400.0, abs=400.0 * 0.05 + baseline.tail_noise_ms), f"p99 {p99:.1f}"
-    # What the replicas say they injected (no client noise; 400 samples, so p99 is the 4th
-    # largest: one rank there is ~3 % of the value).
-    injected_ms = [_server_fault_ms(r) for _, r in results]
-    assert _quantile(injected_ms, 0.50) == pytest.approx(200.0, rel=0.05)
-    assert _quantile(injected_ms, 0.99) == pytest.approx(400.0, rel=0.05)
+        await _measure_latency(
+            client, admin_headers, "latency:dist=lognormal,p50_ms=200,p99_ms=400", judge,
+            count=400, concurrency=10, stagger_s=0.02,
+        )  # fmt: skip
 
 
 async def test_uniform_latency_stays_in_its_range(
     client: httpx.AsyncClient, shared_serving: ServingDeployment, admin_headers: dict[str, str]
 ) -> None:
+    def judge(times_ms: list[float], _: list[httpx.Response], baseline: Baseline) -> list[str]:
+        added = [ms - baseline.median_ms for ms in times_ms]
+        too_fast = [f"a request took {min(times_ms):.1f} ms"] if min(times_ms) < 100 else []
+        return [
+            *too_fast,
+            *_off_by("median added", statistics.median(added), 200.0, 200.0 * 0.05),
+            *_off_by(
+                "p95 added", _quantile(added, 0.95), 290.0, 300.0 * 0.05 + baseline.tail_noise_ms
+            ),
+        ]
+
     async with asyncio.timeout(60):
-        baseline = await _baseline(client)
-        baseline_ms = baseline.median_ms
-        await _set_faults(client, admin_headers, "latency:dist=uniform,min_ms=100,max_ms=300")
-        results = await _timed_predictions(client, count=100, concurrency=5, stagger_s=0.04)
-    latencies_ms = [s * 1000 for s, r in results if r.status_code == 200]
-    added_ms = [ms - baseline_ms for ms in latencies_ms]
-    print(f"uniform 100-300: baseline {baseline_ms:.1f}, added {statistics.median(added_ms):.1f}")
-    assert min(latencies_ms) >= 100.0
-    assert statistics.median(added_ms) == pytest.approx(200.0, rel=0.05)
-    assert _quantile(added_ms, 0.95) <= 300.0 * 1.05
+        await _measure_latency(
+            client, admin_headers, "latency:dist=uniform,min_ms=100,max_ms=300", judge,
+            count=100, concurrency=5, stagger_s=0.04,
+        )  # fmt: skip
 
 
 async def test_error_rate_is_within_one_point(
@@ -162,10 +233,10 @@ async def test_error_rate_is_within_one_point(
 ) -> None:
     async with asyncio.timeout(60):
         await _set_faults(client, admin_headers, "errors:rate=0.05,status=503")
-        results = await _timed_predictions(client, count=1000, concurrency=20)
+        results = await _timed_predictions(client, count=600, concurrency=12)
     statuses = Counter(r.status_code for _, r in results)
     assert set(statuses) == {200, 503}
-    assert statuses[503] / 1000 == pytest.approx(0.05, abs=0.01), statuses
+    assert statuses[503] / 600 == pytest.approx(0.05, abs=0.01), statuses
     failed = next(r for _, r in results if r.status_code == 503)
     assert failed.json()["error"] == "injected_error"
     assert (await client.get("/health")).status_code == 200  # faults spare /health
