@@ -36,15 +36,20 @@ def load_suite(
     document, problems = read_yaml(path)
     if document is None:
         return None, problems
-    suite = _validate(document, path, base_dir, problems)
-    if suite is not None and check_references and not problems:
-        problems.extend(_check_references(suite, document))
+    valid_steps: dict[tuple[int, int], PlannedStep] = {}
+    suite = _validate(document, path, base_dir, problems, valid_steps)
+    if check_references:
+        problems.extend(_check_references(valid_steps, path, base_dir, document))
     problems.sort(key=lambda p: (str(p.file), p.line or 0))
     return (suite if not problems else None), problems
 
 
 def _validate(
-    document: YamlDocument, path: Path, base_dir: Path, problems: list[Problem]
+    document: YamlDocument,
+    path: Path,
+    base_dir: Path,
+    problems: list[Problem],
+    steps_by_position: dict[tuple[int, int], PlannedStep],
 ) -> Suite | None:
     data = document.data
     if not isinstance(data, dict):
@@ -59,7 +64,6 @@ def _validate(
         return None
     raw_stages = data.get("stages")
     step_problems: list[Problem] = []
-    steps_by_position: dict[tuple[int, int], PlannedStep] = {}
     if isinstance(raw_stages, list):
         for i, raw_stage in enumerate(raw_stages):
             raw_steps = raw_stage.get("steps") if isinstance(raw_stage, dict) else None
@@ -314,33 +318,33 @@ def _duplicate_names(spec: SuiteSpec, document: YamlDocument, path: Path) -> lis
     return problems
 
 
-def _check_references(suite: Suite, document: YamlDocument) -> list[Problem]:
+def _check_references(
+    steps: dict[tuple[int, int], PlannedStep], path: Path, base_dir: Path, document: YamlDocument
+) -> list[Problem]:
+    """Each valid step's references, checked by its stage (which starts nothing)."""
     problems: list[Problem] = []
-    for i, stage in enumerate(suite.stages):
-        for j, step in enumerate(stage.steps):
-            at: KeyPath = ("stages", i, "steps", j)
-            try:
-                stage_impl = stage_registry.stage_for(step.kind)
-            except stage_registry.StageUnavailable as exc:
-                problems.append(
-                    Problem(
-                        suite.path, document.line_of((*at, "kind")), f"{dotted(at)}.kind", str(exc)
-                    )
+    for (i, j), step in sorted(steps.items()):
+        at: KeyPath = ("stages", i, "steps", j)
+        try:
+            stage_impl = stage_registry.stage_for(step.kind)
+        except stage_registry.StageUnavailable as exc:
+            problems.append(
+                Problem(path, document.line_of((*at, "kind")), f"{dotted(at)}.kind", str(exc))
+            )
+            continue
+        try:
+            found = stage_impl.check(step.spec, base_dir, path)
+        except Exception as exc:
+            problems.append(
+                Problem(
+                    path,
+                    document.line_of(at),
+                    dotted(at),
+                    f"internal error while checking the step: {type(exc).__name__}: {exc}",
                 )
-                continue
-            try:
-                found = stage_impl.check(step.spec, suite.base_dir, suite.path)
-            except Exception as exc:
-                problems.append(
-                    Problem(
-                        suite.path,
-                        document.line_of(at),
-                        dotted(at),
-                        f"internal error while checking the step: {type(exc).__name__}: {exc}",
-                    )
-                )
-                continue
-            problems.extend(_placed(p, at, step.name, suite.path, document) for p in found)
+            )
+            continue
+        problems.extend(_placed(p, at, step.name, path, document) for p in found)
     return problems
 
 

@@ -37,7 +37,7 @@ VALID: dict[str, Any] = {
 }
 KEYS = ["name", "kind", "timeout", "criteria", "steps", "stages", "target", "users", "expr",
         "phase", "duration", "locustfile", "external", "testbed", "replicas", "nme", "stagez"]
-SETTINGS = settings(max_examples=400, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=300, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 scalars = st.one_of(
