@@ -199,39 +199,35 @@ async def start_testbed(options: TestbedOptions) -> Manifest:
             registry_argv, log_path=logs / "registry.log", env=env, cwd=state_dir
         )
         started.append(registry)
-        serving: ServingDeployment = start_serving(
-            state_dir, port=serving_port, replicas=options.replicas, tokens_file=tokens_file
-        )
-        started.append(serving.process)
-        await _wait_http_ready("registry", registry_url, registry, options.ready_timeout_s)
-
+        # The orchestrator's /ready asks the registry, so all three can boot at once; the
+        # model is trained meanwhile.
         orchestrator_url = f"http://127.0.0.1:{orchestrator_port}"
         orchestrator = start_service(
             [
-                sys.executable,
-                "-m",
-                "testbed.orchestrator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(orchestrator_port),
-                "--registry-url",
-                registry_url,
-                "--token-file",
-                str(tokens_file),
+                sys.executable, "-m", "testbed.orchestrator",
+                "--host", "127.0.0.1", "--port", str(orchestrator_port),
+                "--registry-url", registry_url,
+                "--token-file", str(tokens_file),
             ],
             log_path=logs / "orchestrator.log",
             env=env,
             cwd=state_dir,
-        )
+        )  # fmt: skip
         started.append(orchestrator)
-        try:
-            await wait_serving_ready(serving, options.ready_timeout_s)
-        except DeploymentError as exc:
-            raise TestbedError(str(exc)) from None
-        await _wait_http_ready(
-            "orchestrator", orchestrator_url, orchestrator, options.ready_timeout_s
+        serving: ServingDeployment = start_serving(
+            state_dir, port=serving_port, replicas=options.replicas, tokens_file=tokens_file
         )
+        started.append(serving.process)
+        timeout_s = options.ready_timeout_s
+        try:
+            async with asyncio.TaskGroup() as group:  # the first failure cancels the others
+                group.create_task(_wait_http_ready("registry", registry_url, registry, timeout_s))
+                group.create_task(wait_serving_ready(serving, timeout_s))
+                group.create_task(
+                    _wait_http_ready("orchestrator", orchestrator_url, orchestrator, timeout_s)
+                )
+        except* (TestbedError, DeploymentError) as failed:
+            raise TestbedError(str(failed.exceptions[0])) from None
         # After the first deploy: only now may `fragile` evict the deployed artifact.
         set_serving_faults(serving.settings, fault_state)
 
