@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import cast
 
 from rich.console import Console
@@ -181,11 +183,28 @@ def run_command(args: argparse.Namespace) -> int:
     emit = fan_out(console, event_log)
     try:
         result = asyncio.run(_run_with_signals(suite, options, emit, console))
-        write_reports(result, report_dir)
+        with _signals_ignored("harness: writing the reports; please wait"):
+            write_reports(result, report_dir)
         console.final(result, str(report_dir))
     finally:
         event_log.close()
     return result.exit_code
+
+
+@contextlib.contextmanager
+def _signals_ignored(message: str) -> Iterator[None]:
+    """Ctrl-C / SIGTERM while the reports are written only print ``message``."""
+
+    def say(signum: int, frame: FrameType | None) -> None:
+        print(message, file=sys.stderr)
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(sig, say) for sig in handled]
+    try:
+        yield
+    finally:
+        for sig, handler in zip(handled, previous, strict=True):
+            signal.signal(sig, handler)
 
 
 async def _run_with_signals(

@@ -24,6 +24,7 @@ from harness.config.suite import TargetKindName
 from harness.events import (
     Emit,
     FaultsRecovered,
+    RunFinished,
     RunStarted,
     StageFinished,
     StageSkipped,
@@ -109,6 +110,7 @@ async def run_suite(suite: Suite, options: RunOptions, emit: Emit) -> RunResult:
     verdict = judge_run(
         _all_stages(suite, progress, run_error, interrupted), run_error, interrupted
     )
+    emit(RunFinished(verdict.status.value, str(options.report_dir)))
     return RunResult(
         run_id=options.run_id,
         suite=suite.name,
@@ -235,12 +237,14 @@ async def _run_step(
     kind = cast(StepKind, step.kind)
     started_at = time.time()
     progress.started[step.name] = started_at
-    emit(StepStarted(step.name, kind, step.timeout_s))
-    artifact_dir = options.report_dir / step.name
-    artifact_dir.mkdir(parents=True, exist_ok=True)
-    work_dir = Path(tempfile.mkdtemp(prefix=f"harness-{step.name}-"))
     deadline = asyncio.timeout(step.timeout_s)
+    work_dir: Path | None = None
+    # Nothing may escape: an exception here would cancel the sibling steps.
     try:
+        emit(StepStarted(step.name, kind, step.timeout_s))
+        artifact_dir = options.report_dir / step.name
+        artifact_dir.mkdir(parents=True, exist_ok=True)
+        work_dir = Path(tempfile.mkdtemp(prefix=f"harness-{step.name}-"))
         stage = stage_registry.stage_for(step.kind)
         ctx = StepContext(
             run_id=options.run_id,
@@ -270,7 +274,8 @@ async def _run_step(
     except Exception as exc:
         outcome = error_outcome(step.name, kind, f"harness bug: {type(exc).__name__}: {exc}")
     finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        if work_dir is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
     finished_at = time.time()
     outcome = outcome.with_(
         name=step.name,
