@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import traceback
@@ -124,6 +125,11 @@ def _load(given: str | None) -> tuple[Suite | None, list[Problem]]:
     return load_suite(resolve_suite_path(given), base_dir=project_root())
 
 
+def _console_width() -> int | None:
+    """Terminal width on a terminal; 120 columns in CI logs (unless $COLUMNS says)."""
+    return None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+
+
 def _print_problems(problems: list[Problem]) -> None:
     for problem in problems:
         print(problem, file=sys.stderr)
@@ -177,7 +183,7 @@ def run_command(args: argparse.Namespace) -> int:
         extra_faults=tuple(args.fault),
         dry_run=args.dry_run,
     )
-    console = ConsoleReporter(Console(highlight=False))
+    console = ConsoleReporter(Console(highlight=False, width=_console_width()))
     report_dir.mkdir(parents=True, exist_ok=True)
     event_log = EventLog(report_dir / "events.jsonl")
     emit = fan_out(console, event_log)
