@@ -82,6 +82,7 @@ class _Progress:
     outcomes: dict[str, StepOutcome] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)
     stage_verdicts: list[StageVerdict] = field(default_factory=list)
+    timeline: StageTimeline = field(default_factory=StageTimeline)  # of the current stage
 
 
 async def run_suite(suite: Suite, options: RunOptions, emit: Emit) -> RunResult:
@@ -185,7 +186,7 @@ async def _run_stage(
     progress: _Progress,
 ) -> StageVerdict:
     emit(StageStarted(stage.name, tuple(step.name for step in stage.steps)))
-    timeline = StageTimeline()
+    timeline = progress.timeline = StageTimeline()
     async with asyncio.TaskGroup() as group:
         for step in stage.steps:
             group.create_task(
@@ -310,7 +311,10 @@ def _all_stages(
         outcomes = []
         for step in stage.steps:
             if step.name in progress.outcomes:
-                outcomes.append(progress.outcomes[step.name].with_(finalize=None))
+                outcome = progress.outcomes[step.name]
+                if outcome.finalize is not None:  # its stage was interrupted: judge what there is
+                    outcome = _finalized(outcome, progress.timeline)
+                outcomes.append(outcome)
             elif step.name in progress.started:
                 outcomes.append(
                     error_outcome(

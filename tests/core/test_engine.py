@@ -223,3 +223,32 @@ async def test_cancelling_the_run_reports_interrupted_steps(
     assert steps["later"].status is Status.SKIPPED
     assert result.verdict.status is Status.ERROR
     assert_gone(pids_in(pid_file))
+
+
+async def test_interrupted_stage_still_finalizes_finished_steps(
+    tmp_path: Path, health_url: str
+) -> None:
+    pid_file = tmp_path / "pids"
+    stages = f"""
+  - name: chaos-under-load
+    steps:
+      - {{name: load, kind: fake, finalize: true, metrics: {{rps: 5}}, criteria: ["rps > 1"]}}
+      - {{name: chaos, kind: fake, mode: hang, mark_phase: fault, pid_file: "{pid_file}",
+          timeout: 60s, criteria: ["rps > 1"]}}
+"""
+    suite, problems = load_suite(write_suite(tmp_path, suite_text(stages, url=health_url)),
+                                 base_dir=tmp_path)
+    assert suite is not None, problems
+    events: list[Event] = []
+    options = RunOptions(run_id=new_run_id(), report_dir=tmp_path / "report")
+    async with asyncio.timeout(30):
+        task = asyncio.create_task(run_suite(suite, options, events.append))
+        while len(pids_in(pid_file)) < 2:  # noqa: ASYNC110 - written by another process
+            await asyncio.sleep(0.05)
+        task.cancel()
+        result = await task
+    steps = steps_by_name(result)
+    assert steps["load"].summary == "finalized with 1 phase marks"
+    assert steps["chaos"].summary == "interrupted"
+    assert result.verdict.status is Status.ERROR and result.interrupted
+    assert_gone(pids_in(pid_file))
