@@ -252,3 +252,25 @@ async def test_interrupted_stage_still_finalizes_finished_steps(
     assert steps["chaos"].summary == "interrupted"
     assert result.verdict.status is Status.ERROR and result.interrupted
     assert_gone(pids_in(pid_file))
+
+
+async def test_a_run_first_reverts_faults_left_in_the_ledger(
+    tmp_path: Path, health_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.chaos.ledger import new_record, write_record
+
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
+    ballast = tmp_path / "ballast.bin"
+    ballast.write_bytes(b"x" * 1024)
+    record = new_record("ballast", "registry disk", file_path=str(ballast))
+    write_record(record.__class__(**{**record.__dict__, "owner_pid": 0}))
+    stages = """
+  - name: only
+    steps:
+      - {name: fine, kind: fake, metrics: {rps: 5}, criteria: ["rps > 1"]}
+"""
+    result, events = await run(tmp_path, suite_text(stages, url=health_url))
+    assert not ballast.exists()
+    assert len(result.recovered) == 1 and "reverted ballast" in result.recovered[0]
+    assert type(events[0]).__name__ == "FaultsRecovered"
+    assert "reverted ballast" in (tmp_path / "report" / "summary.md").read_text()
