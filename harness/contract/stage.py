@@ -31,11 +31,7 @@ from harness.contract.broker_flow import (
     verdicts_by_key,
     verifier_publication,
 )
-from harness.contract.pactfile import (
-    Interaction,
-    PactFileError,
-    select_pacts,
-)
+from harness.contract.pactfile import Interaction, PactFileError, Scope, select_pacts
 from harness.contract.plan import TOKENS_ENV, BrokerSource, VerifyPass, VerifyPlan
 from harness.contract.results import ResultsError, judge, read_results
 from harness.contract.spec import BROKER_TOKEN_ENV, BROKER_URL_ENV, ContractStep
@@ -48,7 +44,7 @@ from harness.target import Target
 
 VERIFIER_PYTHON_ENV = "HARNESS_PACT_VERIFIER_PYTHON"
 _HARNESS_ROOT = Path(harness.__file__).resolve().parent.parent
-_SCOPE_ORDER = {"read": 0, "write": 1, "admin": 2, None: 3}
+_SCOPE_ORDER: dict[Scope | None, int] = {"read": 0, "write": 1, "admin": 2, None: 3}
 
 
 def verifier_python() -> str:
@@ -66,8 +62,8 @@ def provider_url(spec: ContractStep, target: Target) -> str:
 def plan_passes(interactions: Sequence[Interaction]) -> tuple[VerifyPass, ...]:
     """One verifier pass per token scope (custom headers apply to every request of a
     pass, so 401/403 interactions that carry no or a literal token run apart)."""
-    groups: dict[str | None, list[str]] = {}
-    stateful: set[str | None] = set()
+    groups: dict[Scope | None, list[str]] = {}
+    stateful: set[Scope | None] = set()
     for interaction in interactions:
         names = groups.setdefault(interaction.scope, [])
         if interaction.description not in names:
@@ -75,7 +71,7 @@ def plan_passes(interactions: Sequence[Interaction]) -> tuple[VerifyPass, ...]:
         if interaction.states:
             stateful.add(interaction.scope)
     return tuple(
-        VerifyPass(scope, tuple(sorted(names)), scope in stateful)  # type: ignore[arg-type]
+        VerifyPass(scope, tuple(sorted(names)), scope in stateful)
         for scope, names in sorted(groups.items(), key=lambda kv: _SCOPE_ORDER[kv[0]])
     )
 
@@ -92,7 +88,7 @@ def redact_file(path: Path, secrets: Sequence[str]) -> None:
     except OSError:
         return
     cleaned = text
-    for secret in secrets:
+    for secret in sorted(secrets, key=len, reverse=True):
         cleaned = cleaned.replace(secret, "***")
     if cleaned != text:
         path.write_text(cleaned, encoding="utf-8")
