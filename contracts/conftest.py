@@ -1,20 +1,26 @@
 """Pact consumer tests: each test declares its interactions on a fresh ``Pact``, runs the
-real typed client against the Pact mock server, and (only when it passed) merges its
-interactions into ``contracts/pacts/<consumer>-<provider>.json``.
+real typed client against the Pact mock server, and (only when its interactions all
+matched) merges them into this session's copy of ``<consumer>-<provider>.json``.
 
-The pact files this suite writes are removed once at the start of the session, so an
-interaction whose test was deleted does not linger (pact-python merges into an existing
-file). Pact content is deterministic (no timestamps, interactions sorted by description),
-so re-running leaves ``git diff`` clean. Run the whole directory to regenerate a pact:
-running a subset writes a pact holding only that subset.
+At the end of the session each fresh pact replaces the committed one in
+``contracts/pacts/`` atomically (``os.replace``), but only when every test of the
+modules that write it ran and passed: a failing test, ``-k``, ``-x`` or a single test id
+leaves the committed pact untouched instead of shrinking it. Interactions of deleted
+tests never linger (the file is written from scratch each session), and the content is
+deterministic (no timestamps, interactions sorted by description), so ``git diff`` stays
+clean.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -23,37 +29,70 @@ os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 from pact import Pact
 
 PACT_DIR = Path(__file__).resolve().parent / "pacts"
-WRITTEN = {
-    ("pipeline-orchestrator", "model-registry"),
-    ("inference-gateway", "model-serving"),
-}
+
+
+@dataclass
+class _Session:
+    fresh_dir: Path | None = None
+    modules_by_file: dict[str, set[ModuleType]] = field(default_factory=dict)
+    passed: set[tuple[str, str]] = field(default_factory=set)  # (module name, test name)
+
+
+_SESSION = _Session()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.passed and isinstance(item, pytest.Function):
+        _SESSION.passed.add((item.module.__name__, item.name))
+    return report  # type: ignore[return-value]
+
+
+def _all_passed(module: ModuleType) -> bool:
+    tests = {n for n, f in inspect.getmembers(module, inspect.isfunction) if n.startswith("test_")}
+    return all((module.__name__, name) in _SESSION.passed for name in tests)
 
 
 @pytest.fixture(scope="session")
-def pact_dir() -> Path:
+def fresh_pact_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    fresh = tmp_path_factory.mktemp("pacts")
+    _SESSION.fresh_dir = fresh
+    yield fresh
     PACT_DIR.mkdir(exist_ok=True)
-    for consumer, provider in WRITTEN:
-        (PACT_DIR / f"{consumer}-{provider}.json").unlink(missing_ok=True)
-    return PACT_DIR
+    for path in sorted(fresh.glob("*.json")):
+        modules = _SESSION.modules_by_file.get(path.name, set())
+        if modules and all(_all_passed(m) for m in modules):
+            os.replace(path, PACT_DIR / path.name)
+        else:
+            warnings.warn(
+                f"contracts/pacts/{path.name} left as committed: not every consumer test "
+                "that writes it ran and passed in this session",
+                stacklevel=1,
+            )
 
 
-PactFactory = Callable[[], Pact]
+def _pact(request: pytest.FixtureRequest, consumer: str, provider: str) -> Pact:
+    name = f"{consumer}-{provider}.json"
+    _SESSION.modules_by_file.setdefault(name, set()).add(request.module)
+    return Pact(consumer, provider).with_specification("V4")
 
 
 @pytest.fixture
-def registry_pact(pact_dir: Path) -> Pact:
-    return Pact("pipeline-orchestrator", "model-registry").with_specification("V4")
+def registry_pact(request: pytest.FixtureRequest, fresh_pact_dir: Path) -> Pact:
+    return _pact(request, "pipeline-orchestrator", "model-registry")
 
 
 @pytest.fixture
-def serving_pact(pact_dir: Path) -> Pact:
-    return Pact("inference-gateway", "model-serving").with_specification("V4")
+def serving_pact(request: pytest.FixtureRequest, fresh_pact_dir: Path) -> Pact:
+    return _pact(request, "inference-gateway", "model-serving")
 
 
 @contextlib.contextmanager
 def mock_provider(pact: Pact) -> Iterator[str]:
     """Serve ``pact``'s interactions; on a clean exit (every interaction matched), merge
-    them into the committed pact file."""
+    them into this session's fresh pact file."""
+    assert _SESSION.fresh_dir is not None, "use the registry_pact / serving_pact fixtures"
     with pact.serve(addr="127.0.0.1") as server:
         yield str(server.url).rstrip("/")
-    pact.write_file(PACT_DIR, overwrite=False)
+    pact.write_file(_SESSION.fresh_dir, overwrite=False)
