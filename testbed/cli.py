@@ -218,19 +218,8 @@ async def start_testbed(options: TestbedOptions) -> Manifest:
             state_dir, port=serving_port, replicas=options.replicas, tokens_file=tokens_file
         )
         started.append(serving.process)
-        timeout_s = options.ready_timeout_s
-        try:
-            async with asyncio.TaskGroup() as group:  # the first failure cancels the others
-                group.create_task(_wait_http_ready("registry", registry_url, registry, timeout_s))
-                group.create_task(wait_serving_ready(serving, timeout_s))
-                group.create_task(
-                    _wait_http_ready("orchestrator", orchestrator_url, orchestrator, timeout_s)
-                )
-        except* (TestbedError, DeploymentError) as failed:
-            raise TestbedError(str(failed.exceptions[0])) from None
-        # After the first deploy: only now may `fragile` evict the deployed artifact.
-        set_serving_faults(serving.settings, fault_state)
-
+        # Written before the wait: an `up` killed from here on still leaves a manifest that
+        # `down` can stop everything with ("complete": false until all is ready).
         manifest = Manifest(
             state_dir=str(state_dir),
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -249,13 +238,35 @@ async def start_testbed(options: TestbedOptions) -> Manifest:
             faults=[f.to_spec() for f in faults],
             fault_state_path=str(serving.settings.fault_state_path),
             rate_limit_rps=options.rate_limit_rps,
+            complete=False,
         )
-        manifest = manifest.model_copy(update={"pods": live_pods(manifest)})
+        write_manifest(options.manifest_path, manifest)
+        timeout_s = options.ready_timeout_s
+        try:
+            async with asyncio.TaskGroup() as group:  # the first failure cancels the others
+                group.create_task(_wait_http_ready("registry", registry_url, registry, timeout_s))
+                group.create_task(wait_serving_ready(serving, timeout_s))
+                group.create_task(
+                    _wait_http_ready("orchestrator", orchestrator_url, orchestrator, timeout_s)
+                )
+        except* (TestbedError, DeploymentError) as failed:
+            raise TestbedError(str(failed.exceptions[0])) from None
+        # After the first deploy: only now may `fragile` evict the deployed artifact.
+        set_serving_faults(serving.settings, fault_state)
+
+        manifest = manifest.model_copy(
+            update={
+                "pods": live_pods(manifest),
+                "complete": True,
+                "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+        )
         write_manifest(options.manifest_path, manifest)
         return manifest
     except BaseException:
         for process in reversed(started):
             stop_service(process.pid, process.create_time, grace_s=5.0)
+        options.manifest_path.unlink(missing_ok=True)
         raise
 
 
@@ -405,6 +416,8 @@ def _status(args: argparse.Namespace) -> int:
     health = asyncio.run(testbed_health(manifest))
     pods = live_pods(manifest)
     print(f"testbed (manifest {path}, started {manifest.started_at})")
+    if not manifest.complete:
+        print("  (incomplete: `up` has not finished, or was killed before all was ready)")
     for item in health:
         state = "up" if item.healthy else "DOWN"
         print(f"  {item.name:<13} {state:<5} {item.url}  pid {item.pid}  ({item.detail})")
@@ -415,7 +428,7 @@ def _status(args: argparse.Namespace) -> int:
     all_up = (
         all(item.healthy for item in health) and len(pods) >= manifest.services.serving.replicas
     )
-    return 0 if all_up else 1
+    return 0 if all_up and manifest.complete else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

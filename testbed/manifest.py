@@ -72,6 +72,8 @@ class Manifest(_Frozen):
     faults: list[str] = Field(default_factory=list)
     fault_state_path: str
     rate_limit_rps: float | None = None
+    complete: bool = True
+    """False while ``up`` is still waiting for the services (``down`` works either way)."""
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2) + "\n"

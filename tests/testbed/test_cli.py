@@ -31,10 +31,18 @@ def _testbed(*args: str, cwd: Path, timeout_s: float = 120.0) -> subprocess.Comp
 
 
 def _processes_mentioning(text: str) -> list[psutil.Process]:
+    """Live processes whose command line or environment mentions ``text`` (the serving
+    workers carry the state dir only in their environment)."""
     found = []
     for proc in psutil.process_iter(["cmdline", "status"]):
-        cmdline = " ".join(proc.info["cmdline"] or ())
-        if text in cmdline and proc.info["status"] != psutil.STATUS_ZOMBIE:
+        try:
+            if proc.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            cmdline = " ".join(proc.info["cmdline"] or ())
+            environ = " ".join(proc.environ().values()) if text not in cmdline else ""
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if text in cmdline or text in environ:
             found.append(proc)
     return found
 
@@ -107,6 +115,7 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
         manifest = load_manifest(manifest_path)
         services = manifest.services
         assert manifest.schema_id == "testbed.manifest/1"
+        assert manifest.complete
         assert services.serving.replicas == 3
         assert len(manifest.pods) == 3
         assert {p.labels["app"] for p in manifest.pods} == {"model-serving"}
@@ -166,3 +175,28 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
     assert _processes_mentioning(str(state_dir)) == []
     again = _testbed("down", "--manifest", str(manifest_path), cwd=tmp_path)
     assert again.returncode == 0 and "nothing running" in again.stdout
+
+
+@pytest.mark.e2e
+def test_down_cleans_up_after_an_up_that_was_killed(tmp_path: Path) -> None:
+    state_dir = tmp_path / "state"
+    manifest_path = state_dir / "manifest.json"
+    up = subprocess.Popen(
+        [sys.executable, "-m", "testbed", "up", "--state-dir", str(state_dir)],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not manifest_path.exists():  # written once every service was started
+            assert up.poll() is None, "up ended before writing its manifest"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        up.kill()
+        up.wait()
+    assert _processes_mentioning(str(state_dir)) != []  # the services outlive `up`
+    down = _testbed("down", "--manifest", str(manifest_path), cwd=tmp_path)
+    assert down.returncode == 0, down.stderr
+    assert _processes_mentioning(str(state_dir)) == []
