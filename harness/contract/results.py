@@ -85,6 +85,8 @@ def judge(expected: Sequence[Interaction], results: dict[str, Any]) -> Judgement
             "verifier reported interactions the pacts do not hold: "
             + "; ".join(sorted(unexpected)[:5])
         )
+    if criteria and all(c.status is Status.FAIL and _unreachable(c.reason) for c in criteria):
+        errors.append(f"the provider could not be reached: {criteria[0].reason}")
     left = [str(line) for line in results.get("cleanup_left") or []]
     if left:
         criteria.append(
@@ -105,6 +107,14 @@ def judge(expected: Sequence[Interaction], results: dict[str, Any]) -> Judgement
         error="; ".join(errors),
         durations_s=tuple(durations),
     )
+
+
+_UNREACHABLE = ("error sending request", "registry unreachable", "Connection refused")
+
+
+def _unreachable(reason: str) -> bool:
+    """A failure where no answer came back: nothing about the contract was learnt."""
+    return any(marker in reason for marker in _UNREACHABLE)
 
 
 def _state_reasons(failures: Iterable[object]) -> dict[str, str]:

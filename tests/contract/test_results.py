@@ -141,3 +141,22 @@ def test_unreadable_results(tmp_path: Path, text: str) -> None:
         read_results(path)
     with pytest.raises(ResultsError, match="no results file"):
         read_results(tmp_path / "missing.json")
+
+
+def test_all_transport_errors_mean_unreachable_not_fail() -> None:
+    down = {
+        "path": "",
+        "expected": "",
+        "actual": "",
+        "kind": "error",
+        "message": "error sending request for url (http://127.0.0.1:9/x)",
+    }
+    judgement = judge(
+        EXPECTED,
+        results(
+            item("get", "error", mismatches=[down]), item("no token", "error", mismatches=[down])
+        ),
+    )
+    assert "could not be reached" in judgement.error
+    one_down = judge(EXPECTED, results(item("get", "error", mismatches=[down]), item("no token")))
+    assert one_down.error == "" and one_down.failed == 1

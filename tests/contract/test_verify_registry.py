@@ -199,3 +199,11 @@ async def test_descriptions_with_regex_metacharacters_split_into_passes(
         run = await run_step(tmp_path, make_target(registry.url), pacts=str(pacts))
     assert run.outcome.status is Status.PASS, run.outcome.summary
     assert run.outcome.metrics["interactions_verified"] == 2
+
+
+async def test_unreachable_provider_is_error_not_fail(tmp_path: Path) -> None:
+    async with asyncio.timeout(30):
+        run = await run_step(tmp_path, make_target("http://127.0.0.1:9"))
+    assert run.outcome.status is Status.ERROR, run.outcome.summary
+    assert "could not be reached" in run.outcome.summary
+    assert run.elapsed_s < 20
