@@ -280,7 +280,14 @@ def bench_main(trials: int, seed: int, only: str | None = None) -> int:
         "faults_left_total": sum(r["left"] for r in results),
         "recover_s_median": statistics.median(recover_times) if recover_times else None,
         "recover_s_max": max(recover_times) if recover_times else None,
-        "reverted_by_recover_all": sum(len(r["recovered"]) for r in results),
+        "ledger_entries_at_kill": sum(len(r["recovered"]) for r in results),
+        "reverted_by_recover_all": sum(
+            1 for r in results for line in r["recovered"] if line.startswith("reverted")
+        ),
+        "rolled_back_by_chaos_after_kill": sum(
+            1 for r in results for line in r["recovered"] if "rolled back by its own run" in line
+        ),
+        "trials_with_fault_in_place_at_kill": sum(1 for r in results if r["recovered"]),
         "by_experiment": {
             Path(e).stem: {
                 "trials": sum(1 for r in results if r["experiment"] == Path(e).stem),
@@ -296,7 +303,9 @@ def bench_main(trials: int, seed: int, only: str | None = None) -> int:
     print(
         f"\n{left_total} of {len(results)} trials left a fault behind; recover_all median "
         f"{summary['recover_s_median']}s, max {summary['recover_s_max']}s; "
-        f"{summary['reverted_by_recover_all']} ledger entries reverted by recover_all"
+        f"{summary['trials_with_fault_in_place_at_kill']} trials had a fault in place at the "
+        f"kill: {summary['reverted_by_recover_all']} reverted by recover_all, "
+        f"{summary['rolled_back_by_chaos_after_kill']} by chaos's own rollbacks"
     )
     out = PROJECT_ROOT / "bench" / "results" / "chaos_sigkill.json"
     out.write_text(json.dumps({"summary": summary, "trials": results}, indent=2) + "\n")
