@@ -207,3 +207,12 @@ async def test_unreachable_provider_is_error_not_fail(tmp_path: Path) -> None:
     assert run.outcome.status is Status.ERROR, run.outcome.summary
     assert "could not be reached" in run.outcome.summary
     assert run.elapsed_s < 20
+
+
+async def test_target_without_tokens_is_error(tmp_path: Path, registry: Registry) -> None:
+    async with asyncio.timeout(30):
+        run = await run_step(
+            tmp_path, make_target(registry.url, tokens=type(TOKENS)()), name="no-tokens"
+        )
+    assert run.outcome.status is Status.ERROR
+    assert "no read token configured for the target" in run.outcome.summary
