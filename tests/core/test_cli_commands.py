@@ -61,3 +61,19 @@ def test_bad_plugin_is_reported_not_raised() -> None:
     result = harness(["validate", "suites/smoke.yaml"], HARNESS_PLUGINS="no.such.module:x")
     assert result.returncode == 2
     assert "plug-in 'no.such.module:x' failed to load" in result.stderr
+
+
+def test_dry_run_reaches_the_steps_and_fault_needs_local(tmp_path: Path, health_url: str) -> None:
+    path = write_suite(tmp_path, """
+name: x
+target: {kind: external}
+stages: [{name: s, steps: [{name: a, kind: fake, metrics: {rps: 5}, criteria: ["rps > 1"]}]}]
+""")
+    report = tmp_path / "report"
+    env = {"HARNESS_SERVING_URL": health_url}
+    result = harness(["run", str(path), "--dry-run", "--report-dir", str(report)], **env)
+    assert result.returncode == 0, result.stderr
+    assert "(dry run)" in (report / "verdict.json").read_text()
+    refused = harness(["run", str(path), "--fault", "latency:ms=10"], **env)
+    assert refused.returncode == 2
+    assert "--fault applies to the local testbed only" in refused.stderr
