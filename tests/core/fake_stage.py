@@ -111,7 +111,7 @@ class FakeStage:
             name=spec.name,
             kind="load",
             status=judged(results),
-            summary=f"{len(results)} criteria judged",
+            summary=f"{len(results)} criteria judged" + (" (dry run)" if ctx.dry_run else ""),
             criteria=tuple(results),
             metrics=observed,
             artifacts=(stdout_path,),
