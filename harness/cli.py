@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -234,9 +235,13 @@ async def _run_with_signals(
     for sig in handled:
         loop.add_signal_handler(sig, on_signal, sig)
     try:
-        return await run_task
+        result = await run_task
     except asyncio.CancelledError:  # cancelled before it started: nothing ran
-        return interrupted_before_start(suite, options)
+        result = interrupted_before_start(suite, options)
     finally:
         for sig in handled:
             loop.remove_signal_handler(sig)
+    if received and result.interrupted:
+        verdict = dataclasses.replace(result.verdict, reason=f"interrupted by {received[0]}")
+        result = dataclasses.replace(result, verdict=verdict)
+    return result

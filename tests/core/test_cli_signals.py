@@ -112,7 +112,7 @@ def test_sigint_mid_run_exits_130_and_leaves_nothing(tmp_path: Path, health_url:
         proc.kill()
     assert proc.returncode == 130, err.decode()
     verdict = json.loads((report / "verdict.json").read_text())
-    assert verdict["status"] == "error"
+    assert verdict["status"] == "error" and verdict["reason"] == "interrupted by SIGINT"
     assert {s["name"]: (s["status"], s["summary"]) for s in verdict["steps"]} == {
         "hangs": ("error", "interrupted"), "stubborn": ("error", "interrupted")}
     events = [json.loads(line) for line in (report / "events.jsonl").read_text().splitlines()]
