@@ -23,6 +23,7 @@ from testbed.registry_client import (
     DuplicateModel,
     Forbidden,
     InvalidRequest,
+    Model,
     ModelNotFound,
     ModelSpec,
     RegistryClient,
@@ -214,6 +215,51 @@ async def test_transition_to_production(registry_pact: Pact) -> None:
             async with RegistryClient(url, "write-token") as client:
                 model = await client.transition(1, "production")
     assert model.stage == "production"
+
+
+async def test_rollback(registry_pact: Pact) -> None:
+    (
+        registry_pact.upon_receiving("a request to roll a model back to its previous version")
+        .given(
+            "a model has been promoted twice",
+            name=NAME,
+            versions=["1.0.0", "2.0.0"],
+            metrics={"auc": 0.91},
+        )
+        .with_request(
+            "POST",
+            match.type(
+                f"/models/{NAME}/rollback",
+                generator=generate.provider_state("/models/${name}/rollback"),
+            ),
+        )
+        .with_header("Authorization", auth("write"))
+        .will_respond_with(200)
+        .with_body(model_body(version="1.0.0", stage="production"))
+    )
+    async with asyncio.timeout(10):
+        with mock_provider(registry_pact) as url:
+            async with RegistryClient(url, "write-token") as client:
+                model = await client.rollback(NAME)
+    assert isinstance(model, Model)
+    assert (model.version, model.stage) == ("1.0.0", "production")
+
+
+async def test_delete_model(registry_pact: Pact) -> None:
+    (
+        registry_pact.upon_receiving("a request to delete a model version")
+        .given("a model exists", name=NAME, version="1.0.0")
+        .with_request(
+            "DELETE",
+            match.type("/models/1", generator=generate.provider_state("/models/${model_id}")),
+        )
+        .with_header("Authorization", auth("write"))
+        .will_respond_with(204)
+    )
+    async with asyncio.timeout(10):
+        with mock_provider(registry_pact) as url:
+            async with RegistryClient(url, "write-token") as client:
+                assert await client.delete_model(1) is None
 
 
 async def test_no_token(registry_pact: Pact) -> None:

@@ -174,6 +174,7 @@ class RegistryStates:
             "": lambda params: {},
             "a model exists": self._model_exists,
             "a model has versions": self._model_has_versions,
+            "a model has been promoted twice": self._promoted_twice,
             "no model named": self._no_model_named,
         }
 
@@ -196,6 +197,14 @@ class RegistryStates:
         framework = str(params.get("framework", "sklearn"))
         ids = [self._register(name, str(v), framework, _metrics(params)) for v in versions]
         return {"model_id": ids[0], "latest_model_id": ids[-1], "name": name, "_created": ids}
+
+    def _promoted_twice(self, params: Mapping[str, Any]) -> StateValues:
+        """Versions moved to production one after the other: the last is in production,
+        the ones before are archived (what a rollback needs)."""
+        values = self._model_has_versions(params)
+        for model_id in values["_created"]:
+            self.api.transition(model_id, "production")
+        return values
 
     def _no_model_named(self, params: Mapping[str, Any]) -> StateValues:
         name = self.unique(params.get("name"))
