@@ -39,6 +39,7 @@ class ExternalSpec(_Strict):
     registry_url: str | None = None
     serving_url: str | None = None
     orchestrator_url: str | None = None
+    prometheus_url: str | None = None  # for resource criteria (cpu_utilisation) remotely
     tokens: TokenEnvSpec = Field(default_factory=TokenEnvSpec)
     ready_timeout: DurationS = 30.0
 

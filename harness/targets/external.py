@@ -69,6 +69,7 @@ async def _reachable(spec: ExternalSpec, kubernetes: KubernetesTarget | None = N
         orchestrator_url=urls.get("orchestrator", ""),
         tokens=tokens,
         kubernetes=kubernetes,
+        prometheus_url=spec.prometheus_url or os.environ.get("HARNESS_PROMETHEUS_URL") or None,
     )
 
 
