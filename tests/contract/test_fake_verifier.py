@@ -154,3 +154,28 @@ async def test_cancelled_step_reaps_verifier_and_leaves_no_test_data(
     pid = int(pid_file.read_text())
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert registry.model_count() == before
+
+
+def test_real_verifier_child_refuses_a_bad_plan(tmp_path: Path) -> None:
+    import subprocess
+
+    plan = tmp_path / "plan.json"
+    plan.write_text('{"schema": "something-else"}')
+    done = subprocess.run(
+        [sys.executable, "-m", "harness.contract.verifier", str(plan), str(tmp_path / "r.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "not a harness.pact-plan/1 file" in done.stderr
+    assert not (tmp_path / "r.json").exists()
+    usage = subprocess.run(
+        [sys.executable, "-m", "harness.contract.verifier"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert usage.returncode == 2 and "usage:" in usage.stderr
