@@ -25,6 +25,10 @@ from harness.plan import PlannedStage, PlannedStep, Suite
 from harness.runner import Problem
 
 _UNION_TAG = re.compile(r"^[a-z_-]+(\[.*\])?$")
+RESERVED_STEP_NAMES = frozenset(
+    {"testbed", "verdict.json", "junit.xml", "summary.md", "events.jsonl", "reports"}
+)
+"""Names a step's artifact directory (REPORT_DIR/<step name>/) must not take."""
 _TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none"}
 
 
@@ -302,7 +306,18 @@ def _duplicate_names(spec: SuiteSpec, document: YamlDocument, path: Path) -> lis
             name = raw.get("name")
             if not isinstance(name, str):
                 continue
-            if name in step_seen:
+            if name in RESERVED_STEP_NAMES:
+                at = ("stages", i, "steps", j, "name")
+                problems.append(
+                    Problem(
+                        path,
+                        document.line_of(at),
+                        dotted(at),
+                        f"step name {name!r} is reserved in the report directory; "
+                        f"reserved: {', '.join(sorted(RESERVED_STEP_NAMES))}",
+                    )
+                )
+            elif name in step_seen:
                 at = ("stages", i, "steps", j, "name")
                 problems.append(
                     Problem(

@@ -89,6 +89,11 @@ def test_duplicate_step_names_and_keys(tmp_path: Path) -> None:
         "2: name: duplicate key"]
 
 
+def test_reserved_step_names(tmp_path: Path) -> None:
+    (problem,) = problems_of(tmp_path, VALID.replace("      - name: a", "      - name: testbed"))
+    assert problem.startswith("8: stages[0].steps[0].name: step name 'testbed' is reserved")
+
+
 def test_stage_check_problems_get_the_step_line(tmp_path: Path) -> None:
     text = VALID.replace("        timeout: 2m", "        timeout: 2m\n        needs_file: nope.txt")
     assert problems_of(tmp_path, text) == [
