@@ -34,7 +34,7 @@ from testbed.serving.metrics import (
     render_metrics,
 )
 from testbed.serving.model import FEATURE_COUNT, MODEL_NAME, MODEL_VERSION
-from testbed.serving.replica import Refusal, Replica, apply_fragile
+from testbed.serving.replica import Guarded, Refusal, Replica, apply_fragile
 from testbed.serving.settings import settings_from_env
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
@@ -80,17 +80,20 @@ def create_app() -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
 
-    def answer(status: int, body: dict[str, Any], started: float | None = None) -> JSONResponse:
+    def answer(
+        status: int, body: dict[str, Any], timing: tuple[float, Guarded] | None = None
+    ) -> JSONResponse:
         headers = pod_headers
-        if started is not None:  # Server-Timing: time held by faults, and in total
+        if timing is not None:  # Server-Timing: time held by faults, and in total
+            started, guarded = timing
             total_ms = (time.perf_counter() - started) * 1000.0
-            timing = f"fault;dur={replica.last_hold_ms:.2f}, total;dur={total_ms:.2f}"
-            headers = {**pod_headers, "Server-Timing": timing}
+            server_timing = f"fault;dur={guarded.hold_ms:.2f}, total;dur={total_ms:.2f}"
+            headers = {**pod_headers, "Server-Timing": server_timing}
         return JSONResponse(body, status_code=status, headers=headers)
 
-    def refuse(refusal: Refusal, started: float | None = None) -> JSONResponse:
+    def refuse(refusal: Refusal, timing: tuple[float, Guarded] | None = None) -> JSONResponse:
         body = {"error": refusal.error, "detail": refusal.detail}
-        return answer(refusal.status, body, started)
+        return answer(refusal.status, body, timing)
 
     def admin_refusal(request: Request) -> JSONResponse | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -125,9 +128,9 @@ def create_app() -> FastAPI:
 
     @app.get("/model-info")
     async def model_info() -> JSONResponse:
-        refusal = await replica.guard()
-        if refusal is not None:
-            return refuse(refusal)
+        guarded = await replica.guard()
+        if guarded.refusal is not None:
+            return refuse(guarded.refusal)
         return answer(
             200, {"name": MODEL_NAME, "version": MODEL_VERSION, "features": FEATURE_COUNT}
         )
@@ -152,9 +155,11 @@ def create_app() -> FastAPI:
             errors = json.loads(exc.json(include_url=False))
             count(422, started)
             return answer(422, {"detail": errors})
-        refusal = await replica.guard()
-        if refusal is not None or replica.model is None:
-            response = refuse(refusal or Refusal(503, "not_ready", replica.load_error), started)
+        guarded = await replica.guard()
+        timing = (started, guarded)
+        if guarded.refusal is not None or replica.model is None:
+            refusal = guarded.refusal or Refusal(503, "not_ready", replica.load_error)
+            response = refuse(refusal, timing)
         else:
             result = replica.model.predict(body.features)
             response = answer(
@@ -164,7 +169,7 @@ def create_app() -> FastAPI:
                     "probability": result.probability,
                     "model_version": MODEL_VERSION,
                 },
-                started,
+                timing,
             )
         count(response.status_code, started)
         return response

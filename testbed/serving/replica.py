@@ -38,6 +38,14 @@ class Refusal:
     detail: str
 
 
+@dataclass(frozen=True)
+class Guarded:
+    """What the faults did to one request: refused it (or not) after holding it ``hold_ms``."""
+
+    refusal: Refusal | None
+    hold_ms: float
+
+
 def fetch_model_artifact(source: Path, target: Path) -> None:
     """Copy the trained artifact into the deployed location (atomic)."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -76,8 +84,6 @@ class Replica:
         self.model: LoadedModel | None = None
         self.load_error = ""
         self._last_load_attempt = 0.0
-        self.last_hold_ms = 0.0
-        """How long the faults held the last guarded request (ms), for Server-Timing."""
         self.load()
 
     @property
@@ -129,15 +135,13 @@ class Replica:
                 _log.warning("fault sync failed: %s", exc)
             await asyncio.sleep(interval_s)
 
-    async def guard(self) -> Refusal | None:
+    async def guard(self) -> Guarded:
         """Apply rate limit and faults to a /predict or /model-info request."""
         held_from = time.perf_counter()
-        try:
-            return await self._guard()
-        finally:
-            self.last_hold_ms = (time.perf_counter() - held_from) * 1000.0
+        refusal = await self._refusal()
+        return Guarded(refusal, (time.perf_counter() - held_from) * 1000.0)
 
-    async def _guard(self) -> Refusal | None:
+    async def _refusal(self) -> Refusal | None:
         state = self.faults.current()
         if state.rate_limit_rps is not None and not self.bucket.try_take(state.rate_limit_rps):
             return Refusal(429, "rate_limited", f"over {state.rate_limit_rps:g} requests/s")

@@ -77,11 +77,14 @@ async def _timed_predictions(
 class Baseline:
     """Time of unfaulted requests (``GET /health``) sent by the same client to the same
     server *during* the measurement: the service + client overhead under the load of that
-    moment (this machine is shared), and its tail spread (p99 - median). An injected latency
-    adds to it: the tests compare measured - median with what was asked, and at p99 allow
-    the measured tail spread on top of the 5 %."""
+    moment (this machine is shared with other work), and its spread. An injected latency adds
+    to it: the tests compare measured - median with what was asked, within 5 % plus the
+    spread the probes measured at that moment (p90 - median for a median, p99 - median for
+    p99): on a quiet machine a millisecond or two. What the replicas report they injected
+    (Server-Timing) is held to 5 % with no allowance."""
 
     median_ms: float
+    spread_ms: float
     tail_noise_ms: float
 
 
@@ -109,7 +112,9 @@ async def _probing_baseline(client: httpx.AsyncClient) -> AsyncIterator[list[flo
 def _baseline(times_ms: list[float]) -> Baseline:
     assert len(times_ms) >= 20, "too few baseline probes"
     median_ms = statistics.median(times_ms)
-    return Baseline(median_ms, _quantile(times_ms, 0.99) - median_ms)
+    return Baseline(
+        median_ms, _quantile(times_ms, 0.90) - median_ms, _quantile(times_ms, 0.99) - median_ms
+    )
 
 
 def _server_fault_ms(response: httpx.Response) -> float:
@@ -168,10 +173,17 @@ def _off_by(name: str, measured: float, asked: float, tolerance: float) -> list[
 async def test_fixed_latency_is_what_was_asked(
     client: httpx.AsyncClient, shared_serving: ServingDeployment, admin_headers: dict[str, str]
 ) -> None:
-    def judge(times_ms: list[float], _: list[httpx.Response], baseline: Baseline) -> list[str]:
+    def judge(
+        times_ms: list[float], responses: list[httpx.Response], baseline: Baseline
+    ) -> list[str]:
         added = statistics.median(times_ms) - baseline.median_ms
+        injected = [_server_fault_ms(r) for r in responses]
         too_fast = [f"a request took {min(times_ms):.1f} ms"] if min(times_ms) < 300 else []
-        return too_fast + _off_by("median added", added, 300.0, 300.0 * 0.05)
+        return [
+            *too_fast,
+            *_off_by("median added", added, 300.0, 300.0 * 0.05 + baseline.spread_ms),
+            *_off_by("median injected", statistics.median(injected), 300.0, 300.0 * 0.05),
+        ]
 
     async with asyncio.timeout(60):
         await _measure_latency(
@@ -191,7 +203,7 @@ async def test_lognormal_latency_has_the_asked_p50_and_p99(
         # 4th largest, and one rank there is ~3 % of the value.
         injected = [_server_fault_ms(r) for r in responses]
         return [
-            *_off_by("p50 added", _quantile(added, 0.50), 200.0, 200.0 * 0.05),
+            *_off_by("p50 added", _quantile(added, 0.50), 200.0, 200.0 * 0.05 + baseline.spread_ms),
             *_off_by(
                 "p99 added", _quantile(added, 0.99), 400.0, 400.0 * 0.05 + baseline.tail_noise_ms
             ),
@@ -210,12 +222,18 @@ async def test_lognormal_latency_has_the_asked_p50_and_p99(
 async def test_uniform_latency_stays_in_its_range(
     client: httpx.AsyncClient, shared_serving: ServingDeployment, admin_headers: dict[str, str]
 ) -> None:
-    def judge(times_ms: list[float], _: list[httpx.Response], baseline: Baseline) -> list[str]:
+    def judge(
+        times_ms: list[float], responses: list[httpx.Response], baseline: Baseline
+    ) -> list[str]:
         added = [ms - baseline.median_ms for ms in times_ms]
+        injected = [_server_fault_ms(r) for r in responses]
         too_fast = [f"a request took {min(times_ms):.1f} ms"] if min(times_ms) < 100 else []
         return [
             *too_fast,
-            *_off_by("median added", statistics.median(added), 200.0, 200.0 * 0.05),
+            *_off_by(
+                "median added", statistics.median(added), 200.0, 200.0 * 0.05 + baseline.spread_ms
+            ),
+            *_off_by("median injected", statistics.median(injected), 200.0, 200.0 * 0.05),
             *_off_by(
                 "p95 added", _quantile(added, 0.95), 290.0, 300.0 * 0.05 + baseline.tail_noise_ms
             ),
