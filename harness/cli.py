@@ -29,6 +29,7 @@ from rich.console import Console
 
 from harness import stages as stage_registry
 from harness.config import load_suite
+from harness.config.loader import fault_spec_problems
 from harness.config.suite import TargetKindName
 from harness.engine import (
     RunOptions,
@@ -174,6 +175,11 @@ def run_command(args: argparse.Namespace) -> int:
     target_kind = cast(TargetKindName | None, args.target)
     if args.fault and (target_kind or suite.target.kind) != "local":
         print("harness: --fault applies to the local testbed only", file=sys.stderr)
+        return EXIT_INVALID
+    bad_faults = fault_spec_problems(args.fault)
+    if bad_faults:
+        for index, message in bad_faults:
+            print(f"--fault {args.fault[index]!r}: {message}", file=sys.stderr)
         return EXIT_INVALID
     run_id = new_run_id()
     report_dir = (args.report_dir or project_root() / "reports" / run_id).resolve()

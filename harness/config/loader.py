@@ -44,8 +44,35 @@ def load_suite(
     suite = _validate(document, path, base_dir, problems, valid_steps)
     if check_references:
         problems.extend(_check_references(valid_steps, path, base_dir, document))
+        if suite is not None:
+            problems.extend(
+                Problem(
+                    path,
+                    document.line_of(("target", "testbed", "faults", k)),
+                    f"target.testbed.faults[{k}]",
+                    message,
+                )
+                for k, message in fault_spec_problems(suite.target.testbed.faults)
+            )
     problems.sort(key=lambda p: (str(p.file), p.line or 0))
     return (suite if not problems else None), problems
+
+
+def fault_spec_problems(specs: Sequence[str]) -> list[tuple[int, str]]:
+    """(index, message) for each local testbed fault switch the testbed would refuse."""
+    if not specs:
+        return []
+    try:
+        from testbed.faults import FaultSpecError, parse_fault_spec
+    except ImportError:  # the testbed is not installed: ``testbed up`` will say
+        return []
+    problems: list[tuple[int, str]] = []
+    for index, spec in enumerate(specs):
+        try:
+            parse_fault_spec(spec)
+        except FaultSpecError as exc:
+            problems.append((index, str(exc)))
+    return problems
 
 
 def _validate(

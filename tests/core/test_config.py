@@ -89,6 +89,12 @@ def test_duplicate_step_names_and_keys(tmp_path: Path) -> None:
         "2: name: duplicate key"]
 
 
+def test_testbed_fault_switches_are_checked(tmp_path: Path) -> None:
+    text = VALID.replace("  kind: external\n", "  kind: local\n  testbed:\n    faults: [latncy]\n")
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.startswith("5: target.testbed.faults[0]: fault 'latncy': unknown fault name")
+
+
 def test_reserved_step_names(tmp_path: Path) -> None:
     (problem,) = problems_of(tmp_path, VALID.replace("      - name: a", "      - name: testbed"))
     assert problem.startswith("8: stages[0].steps[0].name: step name 'testbed' is reserved")
