@@ -52,12 +52,14 @@ DEFAULT_SUITE = "suites/smoke.yaml"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     parser = argparse.ArgumentParser(
-        prog="harness",
-        description="One PASS / FAIL verdict for an ML platform release.",
-        parents=[common],
+        prog="harness", description="One PASS / FAIL verdict for an ML platform release."
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    # Also accepted after the command; SUPPRESS keeps a --debug given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", parents=[common], help="run a suite and give a verdict")

@@ -53,8 +53,9 @@ stages: [{name: s, steps: [{name: a, kind: broken}]}]
     assert quiet.returncode == 2
     assert "internal error: RuntimeError: plug-in bug" in quiet.stderr
     assert "Traceback" not in quiet.stderr
-    loud = harness(["validate", "--debug", str(path)], **plugin)
-    assert loud.returncode == 2 and "Traceback" in loud.stderr
+    for args in (["validate", "--debug", str(path)], ["--debug", "validate", str(path)]):
+        loud = harness(args, **plugin)
+        assert loud.returncode == 2 and "Traceback" in loud.stderr
 
 
 def test_bad_plugin_is_reported_not_raised() -> None:
