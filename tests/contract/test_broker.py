@@ -223,3 +223,26 @@ async def test_single_pass_verifier_publishes_its_own_results(
     (result,) = broker.state.verifications
     assert result["success"] and result["provider_version"] == "registry-1.4.0"
     assert ("model-registry", "main", "registry-1.4.0") in broker.state.branch_versions
+
+
+async def test_broker_consumer_filter(
+    broker: RunningBroker, clean_registry: Registry, tmp_path: Path
+) -> None:
+    async with asyncio.timeout(60):
+        await publish_dir(PACTS, broker.url, BROKER_TOKEN, "orch-1", "main")
+        nobody = await run_step(
+            tmp_path / "a",
+            make_target(clean_registry.url),
+            broker={"enabled": True},
+            consumers=["nobody"],
+        )
+        only = await run_step(
+            tmp_path / "b",
+            make_target(clean_registry.url),
+            broker={"enabled": True},
+            consumers=["pipeline-orchestrator"],
+        )
+    assert nobody.outcome.status is Status.ERROR
+    assert "consumer filter ['nobody'] matches no pact" in nobody.outcome.summary
+    assert only.outcome.status is Status.PASS, only.outcome.summary
+    assert only.outcome.metrics["consumers"] == ["pipeline-orchestrator"]
