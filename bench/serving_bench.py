@@ -165,8 +165,9 @@ def run_generator(url: str, rate: float, duration_s: float, connections: int) ->
     return LoadResult(**json.loads(done.stdout))
 
 
-def _print_table(result: LoadResult, replicas: int) -> None:
+def _print_table(result: LoadResult, replicas: int, load_before: float, load_after: float) -> None:
     rows = [
+        ("machine load", f"{load_before:.1f} before, {load_after:.1f} after (1-min avg, 2 cores)"),
         ("replicas", f"{replicas}"),
         ("intended rate", f"{result.rate_rps:.0f} req/s for {result.duration_s:.0f} s"),
         ("achieved", f"{result.achieved_rps:.1f} req/s ({result.completed} done)"),
@@ -216,11 +217,13 @@ def main() -> int:
             if deployment is not None:
                 asyncio.run(wait_serving_ready(deployment, timeout_s=60.0))
             run_generator(url, rate=100.0, duration_s=2.0, connections=args.connections)  # warm
+            load_before = os.getloadavg()[0]
             result = run_generator(url, args.rate, args.duration_s, args.connections)
+            load_after = os.getloadavg()[0]
         finally:
             if deployment is not None:
                 stop_service(deployment.process.pid, deployment.process.create_time)
-    _print_table(result, args.replicas)
+    _print_table(result, args.replicas, load_before, load_after)
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS_DIR / f"serving-{stamp}.json"
@@ -229,7 +232,12 @@ def main() -> int:
             {
                 "schema": "bench.serving/1",
                 "at": stamp,
-                "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "loadavg_1m_before": load_before,
+                    "loadavg_1m_after": load_after,
+                },
                 "replicas": args.replicas,
                 "target_p95_ms": TARGET_P95_MS,
                 "met_target": result.p95_ms < TARGET_P95_MS and result.errors == 0,
