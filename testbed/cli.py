@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import secrets
 import sys
@@ -165,6 +166,9 @@ async def start_testbed(options: TestbedOptions) -> Manifest:
 
     On any failure everything started is stopped and TestbedError says why.
     """
+    rate = options.rate_limit_rps
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise TestbedError(f"--rate-limit must be a positive number of requests/s, got {rate}")
     try:
         faults = parse_fault_specs(options.faults)
         fault_state = build_fault_state(
