@@ -120,4 +120,4 @@ async def test_pod_kill_fails_on_a_fragile_testbed(
     assert outcome.status is Status.FAIL, outcome.summary
     failed = [c for c in outcome.criteria if c.status is Status.FAIL]
     assert any(c.phase == "recovery" and c.name.startswith("steady state after") for c in failed)
-    assert "deviated" in outcome.summary
+    assert "deviated" in outcome.summary and "replicas-restored" in outcome.summary
