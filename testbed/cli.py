@@ -15,6 +15,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import secrets
 import sys
 import time
@@ -26,7 +27,9 @@ from pathlib import Path
 import httpx
 
 from testbed.faults import (
+    Fault,
     FaultSpecError,
+    FaultState,
     build_fault_state,
     parse_fault_specs,
     registry_faults,
@@ -62,6 +65,8 @@ from testbed.serving.deployment import (
 
 STATE_DIR_ENV = "TESTBED_STATE_DIR"
 READY_TIMEOUT_S = 60.0
+PORT_ATTEMPTS = 3
+_PORT_TAKEN = re.compile(r"address already in use|connection in use", re.IGNORECASE)
 
 
 class TestbedError(Exception):
@@ -179,7 +184,19 @@ async def start_testbed(options: TestbedOptions) -> Manifest:
     if options.replicas < 1:
         raise TestbedError(f"--replicas must be at least 1, got {options.replicas}")
     _refuse_if_running(options.manifest_path)
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return await _launch(options, faults, fault_state)
+        except TestbedError as exc:
+            # A port picked free was taken before the service bound it: pick new ones.
+            if attempt == PORT_ATTEMPTS or not _PORT_TAKEN.search(str(exc)):
+                raise
+    raise AssertionError("unreachable")
 
+
+async def _launch(
+    options: TestbedOptions, faults: tuple[Fault, ...], fault_state: FaultState
+) -> Manifest:
     state_dir = options.state_dir
     logs = state_dir / "logs"
     tokens_file = state_dir / "tokens.json"

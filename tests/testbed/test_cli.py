@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import psutil
 import pytest
 
 from testbed.manifest import live_pods, load_manifest
+from testbed.processes import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,3 +202,36 @@ def test_down_cleans_up_after_an_up_that_was_killed(tmp_path: Path) -> None:
     down = _testbed("down", "--manifest", str(manifest_path), cwd=tmp_path)
     assert down.returncode == 0, down.stderr
     assert _processes_mentioning(str(state_dir)) == []
+
+
+@pytest.mark.e2e
+def test_up_picks_new_ports_when_one_was_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    import testbed.cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        taken_port = taken.getsockname()[1]
+        picks: list[int] = []
+
+        def pick_port() -> int:  # the first pick (the registry's) is a port in use
+            picks.append(taken_port if not picks else free_port())
+            return picks[-1]
+
+        monkeypatch.setattr(testbed.cli, "free_port", pick_port)
+        options = testbed.cli.TestbedOptions(
+            state_dir=tmp_path / "state", manifest_path=tmp_path / "state" / "manifest.json"
+        )
+        manifest = asyncio.run(asyncio.wait_for(testbed.cli.start_testbed(options), 120))
+    try:
+        assert len(picks) == 6  # two attempts of three ports
+        assert manifest.services.registry.url != f"http://127.0.0.1:{taken_port}"
+        log = Path(manifest.services.registry.log).read_text()
+        assert "address already in use" in log
+    finally:
+        stopped = testbed.cli.stop_testbed(options.manifest_path)
+    assert stopped == ["orchestrator", "serving", "registry"]
