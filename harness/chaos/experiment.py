@@ -254,11 +254,14 @@ def _check_activity(
 def check_blast_radius(
     experiment: Experiment,
     *,
-    allowed_namespaces: tuple[str, ...] = (),
+    allowed_namespaces: tuple[str, ...] | None = None,
     allowed_contexts: tuple[str, ...] = (),
     context: str | None = None,
 ) -> list[ExperimentProblem]:
-    """Every selector and namespace of every fault activity within the allowlist."""
+    """Every selector and namespace of every fault activity within the allowlist.
+
+    ``allowed_namespaces=None``: the target is not known yet (``harness validate``), so
+    Kubernetes namespaces and contexts are left to the run, which knows the target."""
     problems: list[ExperimentProblem] = []
     for field, activity in experiment.activities():
         module = _module(activity)
@@ -301,7 +304,7 @@ def _check_kubernetes_activity(
     field: str,
     activity: dict[str, Any],
     arguments: dict[str, Any],
-    allowed_namespaces: tuple[str, ...],
+    allowed_namespaces: tuple[str, ...] | None,
     allowed_contexts: tuple[str, ...],
     context: str | None,
 ) -> list[ExperimentProblem]:
@@ -316,8 +319,12 @@ def _check_kubernetes_activity(
     for key in keys:
         value = configuration_value(experiment, arguments[key])
         parse_label_selector(value if isinstance(value, str) else None)
-    ns = configuration_value(experiment, arguments.get("ns", "default"))
-    check_kubernetes_scope(
-        str(ns), context, allowed_namespaces=allowed_namespaces, allowed_contexts=allowed_contexts
-    )
+    if allowed_namespaces is not None:
+        ns = configuration_value(experiment, arguments.get("ns", "default"))
+        check_kubernetes_scope(
+            str(ns),
+            context,
+            allowed_namespaces=allowed_namespaces,
+            allowed_contexts=allowed_contexts,
+        )
     return []

@@ -240,3 +240,11 @@ async def test_kubernetes_namespace_outside_allowlist_is_refused(
         outcome = await STAGE.run(step.ctx)
     assert outcome.status is Status.ERROR and "kube-system" in outcome.summary
     assert not (step.ctx.artifact_dir / "fake-ran").exists()
+
+
+def test_validate_leaves_kubernetes_namespaces_to_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `harness validate` does not know the target's allowlist: no false refusal there; the
+    # run refuses (test_kubernetes_namespace_outside_allowlist_is_refused).
+    monkeypatch.setenv("K8S_NAMESPACE", "staging")
+    spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
+    assert STAGE.check(spec, PROJECT_ROOT, PROJECT_ROOT / "s.yaml") == []
