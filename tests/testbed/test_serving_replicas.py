@@ -24,19 +24,16 @@ def _workers(deployment: ServingDeployment) -> set[int]:
 
 
 async def _wait_for_replacement(
-    deployment: ServingDeployment, killed: int, timeout_s: float
+    deployment: ServingDeployment, before: set[int], timeout_s: float
 ) -> tuple[int, float]:
     """The new worker's pid and seconds from now until gunicorn listed it."""
     started = time.monotonic()
     while time.monotonic() - started < timeout_s:
-        fresh = _workers(deployment) - {killed} - set(_before_kill.get(deployment.url, ()))
+        fresh = _workers(deployment) - before
         if fresh:
             return fresh.pop(), time.monotonic() - started
         await asyncio.sleep(0.02)
     raise AssertionError(f"no replacement worker within {timeout_s}s")
-
-
-_before_kill: dict[str, set[int]] = {}
 
 
 @pytest.mark.e2e
@@ -59,7 +56,6 @@ async def test_killing_a_replica_fails_only_its_in_flight_requests(
         await asyncio.sleep(2.0)
         victims = sorted(_workers(own_serving))
         assert len(victims) == 2
-        _before_kill[own_serving.url] = set(victims)
         victim = victims[0]
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
@@ -134,10 +130,9 @@ async def test_fragile_replacement_never_becomes_ready(
             assert not own_serving.settings.model_path.exists()  # the artifact is gone
 
             victims = sorted(_workers(own_serving))
-            _before_kill[own_serving.url] = set(victims)
             os.kill(victims[0], signal.SIGKILL)
             replacement, listed_after_s = await _wait_for_replacement(
-                own_serving, victims[0], timeout_s=5.0
+                own_serving, set(victims), timeout_s=5.0
             )
             assert listed_after_s <= 5.0
             await _wait_until_answering(client, replacement, timeout_s=10.0)
