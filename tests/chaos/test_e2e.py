@@ -121,3 +121,27 @@ async def test_pod_kill_fails_on_a_fragile_testbed(
     failed = [c for c in outcome.criteria if c.status is Status.FAIL]
     assert any(c.phase == "recovery" and c.name.startswith("steady state after") for c in failed)
     assert "deviated" in outcome.summary and "replicas-restored" in outcome.summary
+
+
+def test_driver_selects_pods_like_chaosk8s_within_the_blast_radius(
+    testbed: RunningTestbed,
+) -> None:
+    from harness.chaos.allowlist import BlastRadiusError
+    from harness.chaos.driver.testbed import FaultError, select_pods
+
+    manifest = load_manifest(testbed.manifest_path)
+    everyone = select_pods(manifest, "app=model-serving", all=True)
+    assert len(everyone) == manifest.services.serving.replicas == 2
+    assert len(select_pods(manifest, "app=model-serving")) == 1
+    assert len(select_pods(manifest, "app=model-serving", mode="percentage", qty=50)) == 1
+    assert len(select_pods(manifest, "app=model-serving", qty=5)) == 2  # capped, as chaosk8s
+    first = sorted(p.name for p in everyone)[0]
+    assert [p.name for p in select_pods(manifest, "app=model-serving")] == [first]
+    with pytest.raises(FaultError):
+        select_pods(manifest, "app=model-serving", name_pattern="^no-such-pod$")
+    with pytest.raises(BlastRadiusError):
+        select_pods(manifest, "app=model-registry")
+    with pytest.raises(BlastRadiusError):
+        select_pods(manifest, None)
+    with pytest.raises(BlastRadiusError):
+        select_pods(manifest, "app=model-serving", ns="kube-system")
