@@ -309,8 +309,8 @@ async def test_state_file_written_from_outside_switches_every_replica(
         )
         assert {r.status_code for _, r in results} == {418}
         assert len({r.headers["x-pod"] for _, r in results}) == 2  # both replicas switched
-        for path in ("/health", "/ready", "/metrics"):  # faults never touch these
-            assert (await client.get(path)).status_code == 200, path
+        for endpoint in ("/health", "/ready", "/metrics"):  # faults never touch these
+            assert (await client.get(endpoint)).status_code == 200, endpoint
         clear_fault_state(path)  # what `harness recover` does
         results = await _timed_predictions(client, count=50, concurrency=5)
     assert {r.status_code for _, r in results} == {200}
