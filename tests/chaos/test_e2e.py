@@ -120,7 +120,12 @@ async def test_pod_kill_fails_on_a_fragile_testbed(
     assert outcome.status is Status.FAIL, outcome.summary
     failed = [c for c in outcome.criteria if c.status is Status.FAIL]
     assert any(c.phase == "recovery" and c.name.startswith("steady state after") for c in failed)
-    assert "deviated" in outcome.summary and "replicas-restored" in outcome.summary
+    assert "deviated" in outcome.summary
+    # The replacement pod cannot load its model: depending on timing, the probe that
+    # catches it first is the replica count or the model version; the summary names it.
+    names = [c.name.removeprefix("steady state after: ") for c in failed if c.phase]
+    assert names and all(n in outcome.summary for n in names)
+    assert set(names) <= {"replicas-restored", "model-version-unchanged", "prediction-round-trip"}
 
 
 def test_driver_selects_pods_like_chaosk8s_within_the_blast_radius(
