@@ -10,7 +10,6 @@ exit code.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import time
@@ -319,9 +318,11 @@ async def _run(
     returncode: int | None = None
     timed_out = False
     leftovers: list[tuple[FaultRecord, Reverted]] = []
+    argv = run_argv(files)
+    spawn_error = ""
     try:
         async with spawned(
-            run_argv(files),
+            argv,
             cwd=ctx.work_dir,
             stdout_path=files.stdout,
             stderr_path=files.stderr,
@@ -338,8 +339,9 @@ async def _run(
                 returncode = proc.returncode
             finally:
                 tail.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await tail
+                await asyncio.gather(tail, return_exceptions=True)
+    except OSError as exc:
+        spawn_error = f"cannot start {argv[0]}: {exc.strerror or exc}"
     finally:
         # Every path (end, time-out, cancellation): drain the stream, revert what is left.
         for event in reader.poll():
@@ -347,6 +349,8 @@ async def _run(
         leftovers = await asyncio.shield(asyncio.to_thread(revert_leftovers, run_tag))
         for record, result in leftovers:
             ctx.emit(FaultReverted(spec.name, record.kind, record.target, result.ok, result.detail))
+    if spawn_error:
+        return error_outcome(spec.name, "chaos", spawn_error, started_at=started_at)
     finished = Finished(returncode or 0, timed_out, files.stdout, files.stderr)
     return judge_run(spec, files, tracker, leftovers, finished, experiment, started_at)
 

@@ -248,3 +248,15 @@ def test_validate_leaves_kubernetes_namespaces_to_the_run(monkeypatch: pytest.Mo
     monkeypatch.setenv("K8S_NAMESPACE", "staging")
     spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
     assert STAGE.check(spec, PROJECT_ROOT, PROJECT_ROOT / "s.yaml") == []
+
+
+async def test_missing_chaos_executable_is_an_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARNESS_CHAOS_BIN", str(tmp_path / "no-such-chaos"))
+    spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
+    kube = KubernetesTarget(kubeconfig=str(unused_kubeconfig(tmp_path)))
+    step = make_context(tmp_path, spec, kubernetes=kube)
+    async with asyncio.timeout(10):
+        outcome = await STAGE.run(step.ctx)
+    assert outcome.status is Status.ERROR and "no-such-chaos" in outcome.summary
