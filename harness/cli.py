@@ -154,18 +154,12 @@ def validate_command(given: str) -> int:
 
 
 def recover_command() -> int:
-    try:
-        from harness.chaos.recovery import recover_all
-    except ImportError as exc:
-        print(
-            f"harness: the chaos stage is not available ({exc}); nothing to recover",
-            file=sys.stderr,
-        )
-        return EXIT_INVALID
-    lines = recover_all()
+    from harness.recovery import recover_everything
+
+    lines = recover_everything()
     for line in lines:
         print(line)
-    print(f"harness: {len(lines)} fault(s) reverted" if lines else "harness: nothing to recover")
+    print(f"harness: {len(lines)} item(s) reverted" if lines else "harness: nothing to recover")
     return 0
 
 

@@ -35,6 +35,7 @@ from harness.events import (
 )
 from harness.outcome import StageTimeline, StepKind, StepOutcome, error_outcome
 from harness.plan import PlannedStage, PlannedStep, Suite
+from harness.recovery import recover_everything
 from harness.runner import StepContext
 from harness.status import Status
 from harness.target import Target
@@ -140,13 +141,9 @@ def interrupted_before_start(suite: Suite, options: RunOptions) -> RunResult:
 
 
 async def _recover(emit: Emit) -> tuple[str, ...]:
-    """Revert faults a killed run left in the ledger (chaos stage), before anything else."""
+    """Revert what a killed run left (ledger faults, orphaned testbeds), before anything else."""
     try:
-        from harness.chaos.recovery import recover_all
-    except ImportError:
-        return ()
-    try:
-        lines = tuple(await asyncio.to_thread(recover_all))
+        lines = tuple(await asyncio.to_thread(recover_everything))
     except Exception as exc:
         lines = (f"recovery failed: {type(exc).__name__}: {exc}",)
     if lines:

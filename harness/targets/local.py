@@ -19,12 +19,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from harness.config.suite import TestbedSpec
 from harness.process import run_to_end, spawned
 from harness.target import Target, Tokens
 from harness.targets.errors import TargetUnavailable
+from harness.targets.leases import reap_strays, release_lease, take_lease
 
 DOWN_TIMEOUT_S = 60.0
 UP_INTERRUPT_GRACE_S = 15.0
@@ -51,11 +50,13 @@ async def local_target(
     testbed_dir = (report_dir / "testbed").resolve()
     testbed_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = testbed_dir / "manifest.json"
+    lease = await asyncio.to_thread(take_lease, testbed_dir)
     try:
         await _start(spec, testbed_dir, base_dir, extra_faults)
         yield target_from_manifest(manifest_path)
     finally:
         await asyncio.shield(_tear_down(manifest_path, testbed_dir, base_dir))
+        release_lease(lease)
 
 
 async def _start(
@@ -141,27 +142,4 @@ async def _tear_down(manifest_path: Path, testbed_dir: Path, base_dir: Path) -> 
                 timeout_s=DOWN_TIMEOUT_S,
                 env=_env(base_dir),
             )
-    await asyncio.to_thread(_reap_strays, testbed_dir)
-
-
-def _reap_strays(testbed_dir: Path) -> None:
-    """Safety net: kill processes still running in, or naming, this run's testbed dir
-    (the services run with it as their cwd), e.g. started by an ``up`` that was killed
-    before it wrote the manifest."""
-    marker = str(testbed_dir)
-    me = os.getpid()
-    strays: list[psutil.Process] = []
-    for proc in psutil.process_iter(["pid", "cmdline", "cwd"]):
-        cmdline = proc.info.get("cmdline") or []
-        cwd = proc.info.get("cwd") or ""
-        named = any(marker in part for part in cmdline)
-        if proc.pid != me and (named or cwd == marker or cwd.startswith(marker + os.sep)):
-            strays.append(proc)
-    for proc in strays:
-        with contextlib.suppress(psutil.Error):
-            proc.terminate()
-    _, alive = psutil.wait_procs(strays, timeout=5)
-    for proc in alive:
-        with contextlib.suppress(psutil.Error):
-            proc.kill()
-    psutil.wait_procs(alive, timeout=5)
+    await asyncio.to_thread(reap_strays, testbed_dir)
