@@ -114,7 +114,9 @@ def _child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-async def _wait_http_ready(name: str, url: str, process: ServiceProcess, timeout_s: float) -> None:
+async def _wait_http_ready(
+    name: str, url: str, process: ServiceProcess, timeout_s: float, probe: str = "/ready"
+) -> None:
     deadline = time.monotonic() + timeout_s
     last = "no answer yet"
     async with httpx.AsyncClient(timeout=2.0) as client:
@@ -125,12 +127,12 @@ async def _wait_http_ready(name: str, url: str, process: ServiceProcess, timeout
                     + log_tail(process.log_path)
                 )
             try:
-                response = await client.get(f"{url}/ready")
+                response = await client.get(f"{url}{probe}")
                 if response.status_code == 200:
                     return
-                last = f"GET /ready answered {response.status_code}: {response.text[:200]}"
+                last = f"GET {probe} answered {response.status_code}: {response.text[:200]}"
             except httpx.HTTPError as exc:
-                last = f"GET /ready failed: {exc!r}"
+                last = f"GET {probe} failed: {exc!r}"
             if time.monotonic() >= deadline:
                 raise TestbedError(
                     f"{name} not ready within {timeout_s:g}s ({last}); log tail "
@@ -263,12 +265,20 @@ async def _launch(
         )
         write_manifest(options.manifest_path, manifest)
         timeout_s = options.ready_timeout_s
+        # With db-down the registry (and the orchestrator, which asks it) is meant to be
+        # unready: then being up and answering /health is what we wait for.
+        db_down = any(f.name == "db-down" for f in faults)
+        probe = "/health" if db_down else "/ready"
         try:
             async with asyncio.TaskGroup() as group:  # the first failure cancels the others
-                group.create_task(_wait_http_ready("registry", registry_url, registry, timeout_s))
+                group.create_task(
+                    _wait_http_ready("registry", registry_url, registry, timeout_s, probe)
+                )
                 group.create_task(wait_serving_ready(serving, timeout_s))
                 group.create_task(
-                    _wait_http_ready("orchestrator", orchestrator_url, orchestrator, timeout_s)
+                    _wait_http_ready(
+                        "orchestrator", orchestrator_url, orchestrator, timeout_s, probe
+                    )
                 )
         except* (TestbedError, DeploymentError) as failed:
             raise TestbedError(str(failed.exceptions[0])) from None

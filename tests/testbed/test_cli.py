@@ -108,6 +108,7 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
         "--replicas", "3",
         "--fault", "latency:dist=fixed,ms=30",
         "--fault", "registry-wrong-status",
+        "--fault", "db-down",  # the registry is then up but not ready: up must not wait for it
         "--fault", "fragile",
         "--rate-limit", "500",
         cwd=tmp_path,
@@ -127,6 +128,7 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
         assert manifest.faults == [
             "latency:dist=fixed,ms=30",
             "registry-wrong-status",
+            "db-down",
             "fragile",
         ]
         # fragile: evicted after the first deploy, while every pod had loaded the model.
@@ -139,6 +141,8 @@ def test_up_status_down_lifecycle(tmp_path: Path) -> None:
             assert Path(entry.log).parent == state_dir / "logs"
         registry_cmdline = psutil.Process(services.registry.pid).cmdline()
         assert "--fault" in registry_cmdline and "registry-wrong-status" in registry_cmdline
+        assert "db-down" in registry_cmdline
+        assert httpx.get(f"{services.registry.url}/ready", timeout=5).status_code == 503
         admin = {"Authorization": f"Bearer {manifest.tokens.admin}"}
         faults = httpx.get(f"{services.serving.url}/admin/faults", headers=admin, timeout=5).json()
         assert faults["faults"] == ["latency:dist=fixed,ms=30", "fragile"]
