@@ -117,13 +117,16 @@ class Judge:
         duration_s: float,
         planned_rps: float | None = None,
         settle_s: float = 0.0,
+        keep_intervals: bool = True,
     ) -> None:
         self.criteria = list(criteria)
         self.duration_s = duration_s
         self.settle_s = settle_s
         self.planned_rps = planned_rps or 0.0
         self.total = Tally()
-        self.intervals: list[Interval] = []
+        self.intervals: list[Interval] = []  # kept only when asked (phase criteria)
+        self.keep_intervals = keep_intervals
+        self.first_seen: int | None = None
         self.peak_rps = 0.0
         self.decided: dict[int, Breach] = {}
         self._tracks = {
@@ -134,14 +137,17 @@ class Judge:
 
     @property
     def first_second(self) -> int | None:
-        return self.intervals[0].second if self.intervals else None
+        return self.first_seen
 
     def elapsed_s(self, second: int) -> float:
         first = self.first_second
         return float(second - first + 1) if first is not None else 0.0
 
     def observe(self, interval: Interval) -> list[Breach]:
-        self.intervals.append(interval)
+        if self.first_seen is None:
+            self.first_seen = interval.second
+        if self.keep_intervals:
+            self.intervals.append(interval)
         self.total.add(interval)
         self.peak_rps = max(self.peak_rps, float(interval.requests))
         one = Tally([interval]) if self._tracks else None

@@ -104,7 +104,10 @@ async def run_load(ctx: StepContext) -> StepOutcome:
     if spec.arrival_rate is not None:
         planned = max(spec.arrival_rate.rate, spec.arrival_rate.ramp_to or 0.0)
     ramp_s = 0.0 if spec.arrival_rate is not None else spec.users / spec.spawn_rate
-    judge = Judge(criteria, spec.duration, planned, settle_s=ramp_s + 2.0)
+    phased = [c for c in criteria if c.phase is not None or c.metric == "recovery_time"]
+    judge = Judge(
+        criteria, spec.duration, planned, settle_s=ramp_s + 2.0, keep_intervals=bool(phased)
+    )
     stream = IntervalStream(interval_path)
     sampler = _sampler(ctx, criteria)
     run = _Run(started_at=time.time())
@@ -188,7 +191,6 @@ async def run_load(ctx: StepContext) -> StepOutcome:
         started_at=started,
         finished_at=time.time(),
     )
-    phased = [c for c in criteria if c.phase is not None or c.metric == "recovery_time"]
     if not phased:
         return outcome
     intervals = list(judge.intervals)

@@ -86,3 +86,41 @@ def test_tally_selects_by_method_and_name_or_by_name_and_keeps_pipelines_apart()
     assert tally.value("max", {}, 2.0) == pytest.approx(50.0, rel=1e-3)
     with pytest.raises(ValueError, match="no requests named"):
         tally.value("p95", {"name": "/nope"}, 2.0)
+
+
+def test_histograms_are_freed_without_waiting_for_the_cyclic_gc() -> None:
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        made = histogram.new_histogram()
+        histogram.record_ms(made, 3.0)
+        decoded = histogram.decode(histogram.encode(made))
+        refs = [weakref.ref(made), weakref.ref(decoded)]
+        assert histogram.percentiles_ms(decoded, [50.0])[50.0] == pytest.approx(3.0, rel=1e-3)
+        del made, decoded
+        assert [r() for r in refs] == [None, None]
+    finally:
+        gc.enable()
+
+
+def test_reading_figures_leaves_no_cycle_behind() -> None:
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        made = histogram.new_histogram()
+        for value in (1.0, 2.0, 3.0, 400.0):
+            histogram.record_ms(made, value)
+        assert histogram.mean_ms(made) == pytest.approx(101.5, rel=1e-3)
+        assert histogram.count_above_ms(made, 100.0) == 1
+        histogram.max_ms(made)
+        histogram.min_ms(made)
+        histogram.percentiles_ms(made, [50.0, 99.0])
+        ref = weakref.ref(made)
+        del made
+        assert ref() is None
+    finally:
+        gc.enable()
