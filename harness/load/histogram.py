@@ -97,7 +97,7 @@ def mean_ms(histogram: HdrHistogram) -> float | None:
         count * histogram.get_lowest_equivalent_value(value)
         for value, count in _recorded(histogram)
     )
-    return float(weighted) / total / 1000.0
+    return float(weighted) / float(total) / 1000.0
 
 
 def _recorded(histogram: HdrHistogram) -> Iterator[tuple[int, int]]:
