@@ -28,6 +28,9 @@ LOCUSTFILE = "bench/load_static_locustfile.py"
 
 def rps_of(locust_json: Path) -> tuple[int, float]:
     entries = json.loads(locust_json.read_text())
+    failures = sum(e["num_failures"] for e in entries)
+    if failures:
+        raise SystemExit(f"{failures} requests failed: the benchmark target is broken")
     count = sum(e["num_requests"] for e in entries)
     span = max(e["last_request_timestamp"] for e in entries) - min(
         e["start_time"] for e in entries
