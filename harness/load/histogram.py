@@ -8,8 +8,9 @@ merges, reads percentiles). Imports hdrh only — never locust.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 LOWEST_US = 1
@@ -36,6 +37,28 @@ def record_ms(histogram: HdrHistogram, latency_ms: float) -> None:
     """Record one latency given in milliseconds (clamped into the trackable range)."""
     value_us = round(latency_ms * 1000.0)
     histogram.record_value(min(max(value_us, LOWEST_US), HIGHEST_US))
+
+
+def record_many_ms(histogram: HdrHistogram, latencies_ms: Sequence[float]) -> None:
+    """Record many latencies (ms) at once: the same counts as ``record_ms`` one by one,
+    computed with numpy (hdrh's per-value path costs about 3 µs a value)."""
+    if not latencies_ms:
+        return
+    values = np.rint(np.asarray(latencies_ms, dtype=np.float64) * 1000.0).astype(np.int64)
+    np.clip(values, LOWEST_US, HIGHEST_US, out=values)
+    # hdrh's index: bucket from the bit length of (value | sub_bucket_mask), then the
+    # sub-bucket from the value shifted by the bucket (frexp's exponent = bit length)
+    unit = histogram.unit_magnitude
+    half_magnitude = histogram.sub_bucket_half_count_magnitude
+    bit_length = np.frexp((values | histogram.sub_bucket_mask).astype(np.float64))[1]
+    bucket = bit_length.astype(np.int64) - unit - (half_magnitude + 1)
+    sub_bucket = values >> (bucket + unit)
+    index = ((bucket + 1) << half_magnitude) + (sub_bucket - histogram.sub_bucket_half_count)
+    counts = np.ctypeslib.as_array(histogram.counts)
+    np.add.at(counts, index, 1)
+    histogram.total_count += len(values)
+    histogram.min_value = min(histogram.min_value, int(values.min()))
+    histogram.max_value = max(histogram.max_value, int(values.max()))
 
 
 def encode(histogram: HdrHistogram) -> str:

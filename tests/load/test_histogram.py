@@ -124,3 +124,18 @@ def test_reading_figures_leaves_no_cycle_behind() -> None:
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_recording_many_at_once_gives_the_same_counts_as_one_by_one() -> None:
+    rng = random.Random(3)
+    values = [0.0004, 0.001, 0.0015, 1.0, 2.047, 2.048, 2.049, 1e6, 3.6e6, 5e6]
+    values += [rng.lognormvariate(1.0, 2.0) for _ in range(5000)]
+    one_by_one, at_once = histogram.new_histogram(), histogram.new_histogram()
+    for value in values:
+        histogram.record_ms(one_by_one, value)
+    histogram.record_many_ms(at_once, values)
+    assert list(at_once.counts) == list(one_by_one.counts)
+    assert at_once.get_total_count() == one_by_one.get_total_count() == len(values)
+    assert at_once.get_min_value() == one_by_one.get_min_value()
+    assert at_once.get_max_value() == one_by_one.get_max_value()
+    assert histogram.encode(at_once) == histogram.encode(one_by_one)
