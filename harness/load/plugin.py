@@ -34,8 +34,13 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-sys.path.append(str(Path(__file__).resolve().parents[2]))  # the harness package, by file
-from harness.load import arrival, histogram
+# From a checkout, the harness package sits two levels up; a remote worker started with
+# `locust -f - --worker` gets this file copied into its temp dir and needs the harness
+# package installed (pip install) instead.
+_HERE = Path(__file__).resolve()
+if len(_HERE.parents) > 2 and (_HERE.parents[2] / "harness" / "load").is_dir():
+    sys.path.append(str(_HERE.parents[2]))
+from harness.load import arrival, histogram  # noqa: E402
 
 PATH_ENV = "HARNESS_INTERVAL_PATH"
 MESSAGE = "harness_interval"
@@ -216,23 +221,27 @@ def _on_message(environment: Environment, msg: Any, **_: Any) -> None:
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
+    """Masters and local runners write the stream only when HARNESS_INTERVAL_PATH is
+    set; workers always record and ship (a remote worker does not get the harness's
+    environment), and a master without a path ignores what they send."""
     global _merger
     path_text = os.environ.get(PATH_ENV, "").strip()
-    if not path_text:
-        return
     runner = environment.runner
-    events.request.add_listener(_on_request)  # type: ignore[no-untyped-call]
     if isinstance(runner, MasterRunner):
-        _merger = _Merger(Path(path_text))
         runner.register_message(MESSAGE, _on_message)
-        gevent.spawn(_merge_forever, environment)
-    else:
-        if not isinstance(runner, WorkerRunner):
+        if path_text:
             _merger = _Merger(Path(path_text))
-        else:
-            events.test_stop.add_listener(  # type: ignore[no-untyped-call]
-                lambda **_: _ship(environment, int(time.time()) + 1)
-            )
+            gevent.spawn(_merge_forever, environment)
+    elif isinstance(runner, WorkerRunner):
+        events.test_stop.add_listener(  # type: ignore[no-untyped-call]
+            lambda **_: _ship(environment, int(time.time()) + 1)
+        )
+    elif path_text:
+        _merger = _Merger(Path(path_text))
+    else:
+        return  # plain single-process locust: nothing to do
+    if not isinstance(runner, MasterRunner):
+        events.request.add_listener(_on_request)  # type: ignore[no-untyped-call]
         _recorder.start()
         gevent.spawn(_ship_forever, environment)
     if _merger is not None:

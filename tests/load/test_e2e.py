@@ -232,3 +232,44 @@ async def test_registry_traffic_with_manifest_tokens(
     assert reads > 3 * endpoints["POST /models/register"]["requests"]
     # two worker processes, merged by the master: every request Locust counted is there
     assert outcome.metrics["overall"]["requests"] == outcome.metrics["locust_requests"]
+
+
+async def test_remote_worker_downloads_the_plugin_and_reports(
+    tmp_path: Path, stand_in: Any
+) -> None:
+    """Master here, a worker started on its own (`locust -f - --worker`): it fetches the
+    locustfile and the plugin from the master and its requests reach the verdict."""
+    import subprocess
+    import sys
+
+    from tests.load.conftest import free_port, wait_port
+
+    server = stand_in()
+    port = free_port()
+    spec = LoadStep.model_validate({
+        "name": "remote", "locustfile": "loadtests/inference.py", "users": 2,
+        "spawn_rate": 2, "duration": "4s", "stop_timeout": "1s",
+        "workers": {"expect": 1, "bind_host": "127.0.0.1", "bind_port": port, "max_wait": "20s"},
+        "env": {"HARNESS_THINK_TIME_S": "0.1"}, "criteria": ["error_rate < 1%"],
+    })
+    ctx, _ = step_context(tmp_path, spec, Target("external", server.url, server.url, server.url))
+    async with asyncio.timeout(60):
+        step = asyncio.create_task(STAGE.run(ctx))
+        await asyncio.to_thread(wait_port, port, 20.0)
+        locust = str(Path(sys.executable).parent / "locust")
+        worker = await asyncio.create_subprocess_exec(
+            locust, "-f", "-", "--worker", "--master-host", "127.0.0.1",
+            "--master-port", str(port), cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            outcome = await step
+        finally:
+            if worker.returncode is None:
+                try:
+                    await asyncio.wait_for(worker.wait(), 10)
+                except TimeoutError:
+                    worker.kill()
+                    await worker.wait()
+    assert outcome.status is Status.PASS, outcome
+    assert outcome.metrics["overall"]["requests"] == outcome.metrics["locust_requests"] > 0
