@@ -54,7 +54,14 @@ class FaultSpecError(ValueError):
 
 @dataclass(frozen=True)
 class LatencyFault:
-    """Delay each answer by a duration drawn from a distribution (milliseconds)."""
+    """Delay each answer by a duration drawn from a distribution (milliseconds).
+
+    ``mode="added"`` (default, like a service-mesh delay filter) holds the request for
+    the drawn delay before the replica serves it, so the response time is the delay
+    plus the service time. ``mode="total"`` holds the answer until the drawn delay has
+    passed since the request arrived, so the response time at the replica *is* the
+    drawn delay (when serving takes less): a known latency distribution to measure.
+    """
 
     dist: Literal["fixed", "uniform", "lognormal"]
     ms: float = 0.0
@@ -62,6 +69,7 @@ class LatencyFault:
     max_ms: float = 0.0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
+    mode: Literal["added", "total"] = "added"
 
     name: Literal["latency"] = field(default="latency", init=False)
 
@@ -77,11 +85,14 @@ class LatencyFault:
         return math.exp(mu + sigma * _normal_quantile(u))
 
     def to_spec(self) -> str:
+        mode = ",mode=total" if self.mode == "total" else ""
         if self.dist == "fixed":
-            return f"latency:dist=fixed,ms={_num(self.ms)}"
+            return f"latency:dist=fixed,ms={_num(self.ms)}{mode}"
         if self.dist == "uniform":
-            return f"latency:dist=uniform,min_ms={_num(self.min_ms)},max_ms={_num(self.max_ms)}"
-        return f"latency:dist=lognormal,p50_ms={_num(self.p50_ms)},p99_ms={_num(self.p99_ms)}"
+            bounds = f"min_ms={_num(self.min_ms)},max_ms={_num(self.max_ms)}"
+            return f"latency:dist=uniform,{bounds}{mode}"
+        quantiles = f"p50_ms={_num(self.p50_ms)},p99_ms={_num(self.p99_ms)}"
+        return f"latency:dist=lognormal,{quantiles}{mode}"
 
 
 @dataclass(frozen=True)
@@ -183,21 +194,30 @@ def _refuse_extra(spec: str, params: Mapping[str, str], allowed: Iterable[str]) 
 
 def _parse_latency(spec: str, params: dict[str, str]) -> LatencyFault:
     dist = params.get("dist", "fixed")
+    mode: Literal["added", "total"]
+    if params.get("mode", "added") == "added":
+        mode = "added"
+    elif params["mode"] == "total":
+        mode = "total"
+    else:
+        raise FaultSpecError(
+            f"fault {spec!r}: unknown latency mode {params['mode']!r} (allowed: added, total)"
+        )
     if dist == "fixed":
-        _refuse_extra(spec, params, ("dist", "ms"))
-        return LatencyFault(dist="fixed", ms=_number(spec, params, "ms"))
+        _refuse_extra(spec, params, ("dist", "ms", "mode"))
+        return LatencyFault(dist="fixed", ms=_number(spec, params, "ms"), mode=mode)
     if dist == "uniform":
-        _refuse_extra(spec, params, ("dist", "min_ms", "max_ms"))
+        _refuse_extra(spec, params, ("dist", "min_ms", "max_ms", "mode"))
         low, high = _number(spec, params, "min_ms"), _number(spec, params, "max_ms")
         if high < low:
             raise FaultSpecError(f"fault {spec!r}: max_ms={_num(high)} is below min_ms={_num(low)}")
-        return LatencyFault(dist="uniform", min_ms=low, max_ms=high)
+        return LatencyFault(dist="uniform", min_ms=low, max_ms=high, mode=mode)
     if dist == "lognormal":
-        _refuse_extra(spec, params, ("dist", "p50_ms", "p99_ms"))
+        _refuse_extra(spec, params, ("dist", "p50_ms", "p99_ms", "mode"))
         p50, p99 = _number(spec, params, "p50_ms"), _number(spec, params, "p99_ms")
         if p50 <= 0 or p99 <= p50:
             raise FaultSpecError(f"fault {spec!r}: lognormal needs 0 < p50_ms < p99_ms")
-        return LatencyFault(dist="lognormal", p50_ms=p50, p99_ms=p99)
+        return LatencyFault(dist="lognormal", p50_ms=p50, p99_ms=p99, mode=mode)
     raise FaultSpecError(
         f"fault {spec!r}: unknown latency dist {dist!r} (allowed: fixed, uniform, lognormal)"
     )

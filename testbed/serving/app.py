@@ -129,6 +129,7 @@ def create_app() -> FastAPI:
     @app.get("/model-info")
     async def model_info() -> JSONResponse:
         guarded = await replica.guard()
+        await guarded.held_until_release()
         if guarded.refusal is not None:
             return refuse(guarded.refusal)
         return answer(
@@ -155,13 +156,15 @@ def create_app() -> FastAPI:
             errors = json.loads(exc.json(include_url=False))
             count(422, started)
             return answer(422, {"detail": errors})
-        guarded = await replica.guard()
+        guarded = await replica.guard(started)
         timing = (started, guarded)
-        if guarded.refusal is not None or replica.model is None:
+        model = replica.model
+        if guarded.refusal is not None or model is None:
             refusal = guarded.refusal or Refusal(503, "not_ready", replica.load_error)
             response = refuse(refusal, timing)
         else:
-            result = replica.model.predict(body.features)
+            result = model.predict(body.features)
+            await guarded.held_until_release()
             response = answer(
                 200,
                 {

@@ -44,6 +44,12 @@ class Guarded:
 
     refusal: Refusal | None
     hold_ms: float
+    release_at: float | None = None  # perf_counter() before which the answer must not leave
+
+    async def held_until_release(self) -> None:
+        """Latency in ``total`` mode: hold the answer until its release time."""
+        if self.release_at is not None:
+            await asyncio.sleep(max(0.0, self.release_at - time.perf_counter()))
 
 
 def fetch_model_artifact(source: Path, target: Path) -> None:
@@ -135,13 +141,16 @@ class Replica:
                 _log.warning("fault sync failed: %s", exc)
             await asyncio.sleep(interval_s)
 
-    async def guard(self) -> Guarded:
-        """Apply rate limit and faults to a /predict or /model-info request."""
+    async def guard(self, arrived: float | None = None) -> Guarded:
+        """Apply rate limit and faults to a /predict or /model-info request that
+        arrived at ``arrived`` (perf_counter(); default now)."""
         held_from = time.perf_counter()
-        refusal = await self._refusal()
-        return Guarded(refusal, (time.perf_counter() - held_from) * 1000.0)
+        release_at: list[float] = []
+        refusal = await self._refusal(held_from if arrived is None else arrived, release_at)
+        hold_ms = (time.perf_counter() - held_from) * 1000.0
+        return Guarded(refusal, hold_ms, release_at[0] if release_at else None)
 
-    async def _refusal(self) -> Refusal | None:
+    async def _refusal(self, arrived: float, release_at: list[float]) -> Refusal | None:
         state = self.faults.current()
         if state.rate_limit_rps is not None and not self.bucket.try_take(state.rate_limit_rps):
             return Refusal(429, "rate_limited", f"over {state.rate_limit_rps:g} requests/s")
@@ -150,7 +159,11 @@ class Replica:
             await asyncio.sleep(stall_left_s)
         latency = state.find("latency")
         if isinstance(latency, LatencyFault):
-            await asyncio.sleep(self.faults.next_delay_s(latency))
+            delay_s = self.faults.next_delay_s(latency)
+            if latency.mode == "total":
+                release_at.append(arrived + delay_s)
+            else:
+                await asyncio.sleep(delay_s)
         errors = state.find("errors")
         if isinstance(errors, ErrorFault) and self.faults.should_fail(errors):
             return Refusal(errors.status, "injected_error", "fault 'errors' answered this request")

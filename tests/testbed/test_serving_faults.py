@@ -192,6 +192,29 @@ async def test_fixed_latency_is_what_was_asked(
         )  # fmt: skip
 
 
+async def test_total_mode_latency_is_the_whole_response_time(
+    client: httpx.AsyncClient, shared_serving: ServingDeployment, admin_headers: dict[str, str]
+) -> None:
+    """``mode=total``: the answer leaves the replica 150 ms after the request arrived,
+    service time included, so the client sees 150 ms plus only its own overhead."""
+
+    def judge(
+        times_ms: list[float], responses: list[httpx.Response], baseline: Baseline
+    ) -> list[str]:
+        beyond_overhead = statistics.median(times_ms) - baseline.median_ms
+        too_fast = [f"a request took {min(times_ms):.1f} ms"] if min(times_ms) < 150 else []
+        return [
+            *too_fast,
+            *_off_by("median beyond overhead", beyond_overhead, 150.0, 150.0 * 0.05),
+        ]
+
+    async with asyncio.timeout(60):
+        await _measure_latency(
+            client, admin_headers, "latency:dist=fixed,ms=150,mode=total", judge,
+            count=60, concurrency=4, stagger_s=0.04,
+        )  # fmt: skip
+
+
 async def test_lognormal_latency_has_the_asked_p50_and_p99(
     client: httpx.AsyncClient, shared_serving: ServingDeployment, admin_headers: dict[str, str]
 ) -> None:
