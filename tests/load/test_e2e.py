@@ -94,24 +94,26 @@ async def test_healthy_testbed_passes_with_exact_figures(
 async def test_latency_fault_fails_p95_at_the_injected_delay(
     tmp_path: Path, testbed: dict[str, Any]
 ) -> None:
-    """The testbed adds the fixed delay on top of its own service time (a /predict p95
-    of 8-17 ms on this 2-core machine), so p95 = 150 ms + service time, not 150 ms.
-    What must hold: nothing reads below the injected floor, the fastest request is
-    within 2 % of it, and the cheap /model-info median (1.5-2.5 ms of service time
-    when healthy) within 3 %."""
+    """The testbed's latency fault in ``total`` mode holds every answer until 150 ms
+    after its request arrived, so the true response time is 150 ms plus only the
+    loopback and client overhead (Locust's gevent loop, uvloop's 1 ms timers: about
+    2 ms at the median and 3-4 ms at p95 on this 2-core machine). The harness must
+    read the median within 2 % of 150 ms and p95 within 3 % (Locust's own buckets are
+    10 ms wide there), and nothing below 150 ms."""
     spec = inference(
         [*CRITERIA, 'p50{name="GET /model-info"} < 100ms'], users=4,
         env={"HARNESS_THINK_TIME_S": "0.1,0.2"},
     )
-    with fault(testbed, "latency:dist=fixed,ms=150"):
+    with fault(testbed, "latency:dist=fixed,ms=150,mode=total"):
         outcome, _ = await run(tmp_path, spec, testbed)
     assert outcome.status is Status.FAIL
     p95 = next(c for c in outcome.criteria if c.name == "p95 < 100ms")
     assert p95.status is Status.FAIL
-    assert isinstance(p95.observed, float) and 150.0 <= p95.observed < 150.0 * 1.15
+    assert isinstance(p95.observed, float) and 150.0 <= p95.observed <= 150.0 * 1.03
+    assert 150.0 <= outcome.metrics["overall"]["p50_ms"] <= 150.0 * 1.02
     info = next(c for c in outcome.criteria if "model-info" in c.name)
     assert info.status is Status.FAIL
-    assert isinstance(info.observed, float) and abs(info.observed - 150.0) / 150.0 < 0.03
+    assert isinstance(info.observed, float) and 150.0 <= info.observed <= 150.0 * 1.02
     fastest = outcome.metrics["overall"]["min_ms"]
     assert 150.0 <= fastest < 150.0 * 1.02
     error_rate = next(c for c in outcome.criteria if c.name.startswith("error_rate"))
