@@ -23,16 +23,15 @@ file means "no faults".
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from testbed.atomic_file import write_atomically
 
 REGISTRY_FAULT_NAMES: tuple[str, ...] = (
     "registry-rename-field",
@@ -358,17 +357,7 @@ def fault_state_from_json(data: object, *, source: str = "fault state") -> Fault
 
 def write_fault_state(path: Path, state: FaultState) -> None:
     """Write atomically: a temp file in the same directory, then rename over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".faults-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as tmp:
-            json.dump(state.to_json(), tmp, indent=2)
-            tmp.write("\n")
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
+    write_atomically(path, json.dumps(state.to_json(), indent=2) + "\n")
 
 
 def clear_fault_state(path: Path) -> None:

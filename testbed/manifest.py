@@ -8,13 +8,12 @@ driver may act on, and nothing else.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from testbed.atomic_file import write_atomically
 from testbed.serving.pods import read_pod_record
 
 MANIFEST_SCHEMA = "testbed.manifest/1"
@@ -105,11 +104,7 @@ def load_manifest(path: Path) -> Manifest:
 
 def write_manifest(path: Path, manifest: Manifest) -> None:
     """Write atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".manifest-", dir=path.parent)
-    with os.fdopen(fd, "w") as tmp:
-        tmp.write(manifest.to_json())
-    os.replace(tmp_name, path)
+    write_atomically(path, manifest.to_json())
 
 
 def serving_master(manifest: Manifest) -> psutil.Process | None:

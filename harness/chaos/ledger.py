@@ -17,10 +17,8 @@ Kinds and what reverting means (see :mod:`harness.chaos.recovery`):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -28,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.atomic_file import fsync_directory, write_atomically
 from harness.paths import ledger_dir
 
 LEDGER_SCHEMA = "harness.fault/1"
@@ -135,21 +134,8 @@ def record_path(record_id: str, directory: Path | None = None) -> Path:
 def write_record(record: FaultRecord, directory: Path | None = None) -> Path:
     """Write ``record`` durably (temp file, fsync, rename, fsync the directory)."""
     target_dir = directory or ledger_dir()
-    target_dir.mkdir(parents=True, exist_ok=True)
     path = record_path(record.id, target_dir)
-    fd, tmp_name = tempfile.mkstemp(prefix=".fault-", dir=target_dir)
-    try:
-        with os.fdopen(fd, "w") as tmp:
-            json.dump(record.to_json(), tmp, indent=2)
-            tmp.write("\n")
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_dir(target_dir)
+    write_atomically(path, json.dumps(record.to_json(), indent=2) + "\n", durable=True)
     return path
 
 
@@ -165,17 +151,8 @@ def remove_record(record_id: str, directory: Path | None = None) -> bool:
         record_path(record_id, target_dir).unlink()
     except FileNotFoundError:
         return False
-    _fsync_dir(target_dir)
+    fsync_directory(target_dir)
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def record_from_json(data: object, *, source: str = "ledger entry") -> FaultRecord:

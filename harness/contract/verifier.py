@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.atomic_file import write_atomically
 from harness.contract.plan import RESULTS_SCHEMA, TOKENS_ENV, VerifyPass, VerifyPlan
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
@@ -259,9 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(scrub(traceback.format_exc(), secrets_of(tokens)), file=sys.stderr)
         print(f"verifier failed: {scrub(message, secrets_of(tokens))}", file=sys.stderr)
         return 2
-    tmp = results_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(redacted(results, secrets_of(tokens)), indent=2), encoding="utf-8")
-    tmp.replace(results_path)
+    write_atomically(results_path, json.dumps(redacted(results, secrets_of(tokens)), indent=2))
     return 0
 
 

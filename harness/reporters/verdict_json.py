@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.atomic_file import write_atomically
 from harness.engine import RunResult
 from harness.outcome import StepOutcome
 from harness.reporters.paths import relative_artifact
@@ -66,7 +67,5 @@ def _json_safe(value: Any) -> Any:
 def write_verdict_json(result: RunResult, report_dir: Path) -> Path:
     path = report_dir / "verdict.json"
     text = json.dumps(verdict_document(result, report_dir), indent=2, allow_nan=False)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(text + "\n")
-    tmp.replace(path)
+    write_atomically(path, text + "\n")
     return path

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import psutil
 
+from harness.atomic_file import write_atomically
 from harness.paths import state_dir
 
 DOWN_TIMEOUT_S = 60.0
@@ -34,13 +35,7 @@ def take_lease(testbed_dir: Path) -> Path:
         "testbed_dir": str(testbed_dir),
     }
     path = leases_dir() / f"{hashlib.sha256(str(testbed_dir).encode()).hexdigest()[:16]}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w") as handle:
-        json.dump(record, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    tmp.replace(path)
+    write_atomically(path, json.dumps(record), durable=True)
     return path
 
 

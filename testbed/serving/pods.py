@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from testbed.atomic_file import write_atomically
 
 POD_NAME_PREFIX = "model-serving"
 
@@ -32,21 +32,15 @@ class PodRecord:
 
 
 def write_pod_record(pods_dir: Path, record: PodRecord) -> None:
-    pods_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".pod-", dir=pods_dir)
-    with os.fdopen(fd, "w") as tmp:
-        json.dump(
-            {
-                "pid": record.pid,
-                "ordinal": record.ordinal,
-                "name": record.name,
-                "ready": record.ready,
-                "booted_at": record.booted_at,
-                "reason": record.reason,
-            },
-            tmp,
-        )
-    os.replace(tmp_name, pods_dir / f"{record.pid}.json")
+    data = {
+        "pid": record.pid,
+        "ordinal": record.ordinal,
+        "name": record.name,
+        "ready": record.ready,
+        "booted_at": record.booted_at,
+        "reason": record.reason,
+    }
+    write_atomically(pods_dir / f"{record.pid}.json", json.dumps(data))
 
 
 def read_pod_record(pods_dir: Path, pid: int) -> PodRecord | None:

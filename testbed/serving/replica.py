@@ -7,12 +7,11 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from testbed.atomic_file import write_atomically
 from testbed.faults import ErrorFault, FaultState, LatencyFault
 from testbed.serving.fault_switch import FaultSwitch
 from testbed.serving.model import LoadedModel, load_model
@@ -54,15 +53,7 @@ class Guarded:
 
 def fetch_model_artifact(source: Path, target: Path) -> None:
     """Copy the trained artifact into the deployed location (atomic)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".fetch-", dir=target.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp_name)
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
+    write_atomically(target, source.read_bytes())
 
 
 def evict_model_artifact(target: Path) -> None:

@@ -1,0 +1,46 @@
+"""Files replaced whole: readers see the old content or the new, never a torn write.
+
+(The testbed and the harness each keep this small helper: the platform under test
+does not import the harness that tests it.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: Path, data: str | bytes, *, durable: bool = False) -> None:
+    """Write ``data`` to a temp file beside ``path`` and rename it over ``path``.
+
+    ``durable``: fsync the file before the rename and the directory after it, so the
+    new content survives a crash of the machine, not only of the process.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data.encode() if isinstance(data, str) else data)
+            if durable:
+                tmp.flush()
+                os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    if durable:
+        fsync_directory(path.parent)
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename or unlink in ``directory`` durable (best effort: some file
+    systems refuse to fsync a directory)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
