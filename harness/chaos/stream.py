@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.line_tail import LineTail
+
 EVENTS_ENV = "HARNESS_CHAOS_EVENTS"
 
 
@@ -55,26 +57,16 @@ class StreamReader:
     """Incremental reader: each ``poll`` returns the complete lines added since the last one."""
 
     path: Path
-    _offset: int = 0
-    _partial: bytes = b""
     bad_lines: int = 0
     seen: list[dict[str, Any]] = field(default_factory=list)
+    _tail: LineTail = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._tail = LineTail(self.path)
 
     def poll(self) -> list[dict[str, Any]]:
-        try:
-            with self.path.open("rb") as stream:
-                stream.seek(self._offset)
-                chunk = stream.read()
-        except FileNotFoundError:
-            return []
-        self._offset += len(chunk)
-        data = self._partial + chunk
-        lines = data.split(b"\n")
-        self._partial = lines.pop()
         events: list[dict[str, Any]] = []
-        for raw in lines:
-            if not raw.strip():
-                continue
+        for raw in self._tail.read_lines():
             try:
                 item = json.loads(raw)
             except json.JSONDecodeError:

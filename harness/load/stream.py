@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.line_tail import LineTail
 from harness.load.interval import StreamError, StreamLine, parse_line
 
 
@@ -12,27 +13,15 @@ class IntervalStream:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._offset = 0
-        self._partial = b""
+        self._tail = LineTail(path)
         self.errors: list[str] = []
         self.started = False
         self.ended = False
 
     def read_new(self) -> list[StreamLine]:
-        try:
-            with self.path.open("rb") as handle:
-                handle.seek(self._offset)
-                chunk = handle.read()
-        except FileNotFoundError:
-            return []
-        self._offset += len(chunk)
-        data = self._partial + chunk
-        *complete, self._partial = data.split(b"\n")
         lines = []
-        for raw in complete:
+        for raw in self._tail.read_lines():
             text = raw.decode("utf-8", errors="replace").strip()
-            if not text:
-                continue
             try:
                 line = parse_line(text)
             except StreamError as exc:
