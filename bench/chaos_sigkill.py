@@ -65,8 +65,8 @@ async def _load(url: str, token: str, stop: asyncio.Event) -> int:
 async def child_main(experiment: str, manifest_path: str, out_dir: str) -> int:
     from harness.chaos.spec import ChaosStep
     from harness.chaos.stage import STAGE
-    from harness.outcome import StageTimeline
     from harness.runner import StepContext
+    from harness.stage_stream import StageStream
     from harness.target import Target
     from testbed.manifest import load_manifest
 
@@ -87,7 +87,7 @@ async def child_main(experiment: str, manifest_path: str, out_dir: str) -> int:
         work_dir=Path(out_dir) / "work",
         base_dir=PROJECT_ROOT,
         emit=lambda event: None,
-        timeline=StageTimeline(),
+        stage=StageStream(lambda event: None, ["bench"]),
         deadline_s=120.0,
     )
     stop = asyncio.Event()

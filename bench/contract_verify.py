@@ -40,8 +40,8 @@ os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 
 from harness.contract.spec import ContractStep  # noqa: E402
 from harness.contract.stage import STAGE  # noqa: E402
-from harness.outcome import StageTimeline  # noqa: E402
 from harness.runner import StepContext  # noqa: E402
+from harness.stage_stream import StageStream  # noqa: E402
 from harness.status import Status  # noqa: E402
 from harness.target import Target, Tokens  # noqa: E402
 from testbed.processes import free_port, start_service, stop_service  # noqa: E402
@@ -222,7 +222,7 @@ async def harness_verify(
         work_dir=work,
         base_dir=ROOT,
         emit=lambda event: None,
-        timeline=StageTimeline(),
+        stage=StageStream(lambda event: None, ["bench"]),
         deadline_s=120.0,
     )
     started = time.perf_counter()

@@ -59,15 +59,15 @@ class Server:
 
 
 def context(spec: Any, url: str, work: Path) -> Any:
-    from harness.outcome import StageTimeline
     from harness.runner import StepContext
+    from harness.stage_stream import StageStream
     from harness.target import Target
 
     target = Target("external", url, url, url)
     return StepContext(
         run_id="bench", spec=spec, target=target, artifact_dir=work / "artifacts",
         work_dir=work / "work", base_dir=ROOT, emit=lambda event: None,
-        timeline=StageTimeline(), deadline_s=3600,
+        stage=StageStream(lambda event: None, ["bench"]), deadline_s=3600,
     )
 
 

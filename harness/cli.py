@@ -7,7 +7,7 @@ traceback only under ``--debug``.
 
 Plug-ins: ``HARNESS_PLUGINS="module:function,..."`` names functions called at
 start-up (before the suite is read) that may call
-:func:`harness.stages.register_stage` to add step kinds.
+:func:`harness.stages.register_stage` to add step kinds. This module names no stage.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from rich.console import Console
 
 from harness import stages as stage_registry
 from harness.config import load_suite
-from harness.config.loader import fault_spec_problems
 from harness.config.suite import TargetKindName
 from harness.engine import (
     RunOptions,
@@ -45,6 +44,7 @@ from harness.reporters import fan_out, write_reports
 from harness.reporters.console import ConsoleReporter
 from harness.reporters.event_log import EventLog
 from harness.runner import Problem
+from harness.targets.local import fault_spec_problems
 
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
@@ -80,7 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="local testbed fault switch (repeatable), to prove the verdict catches defects",
     )
-    run.add_argument("--dry-run", action="store_true", help="chaos steps inject nothing")
+    dry = [stage.kind for stage in stage_registry.all_stages() if stage.supports_dry_run]
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help=f"steps of kinds that support it ({', '.join(dry)}) touch nothing; "
+        "the others run as usual",
+    )
     validate = commands.add_parser(
         "validate", parents=[common], help="check a suite and what it references; start nothing"
     )
@@ -177,6 +183,12 @@ def run_command(args: argparse.Namespace) -> int:
         for index, message in bad_faults:
             print(f"--fault {args.fault[index]!r}: {message}", file=sys.stderr)
         return EXIT_INVALID
+    if args.dry_run:
+        as_usual = sorted(
+            {s.kind for s in suite.steps if not stage_registry.stage_for(s.kind).supports_dry_run}
+        )
+        if as_usual:
+            print(f"harness: --dry-run: {', '.join(as_usual)} steps run as usual", file=sys.stderr)
     run_id = new_run_id()
     report_dir = (args.report_dir or project_root() / "reports" / run_id).resolve()
     options = RunOptions(

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
 from harness import stages as stage_registry
 from harness.config.suite import TargetKindName
@@ -33,10 +32,11 @@ from harness.events import (
     StepStarted,
     TargetReady,
 )
-from harness.outcome import StageTimeline, StepKind, StepOutcome, error_outcome
+from harness.outcome import StepOutcome, error_outcome
 from harness.plan import PlannedStage, PlannedStep, Suite
 from harness.recovery import recover_everything
 from harness.runner import StepContext
+from harness.stage_stream import StageStream
 from harness.status import Status
 from harness.target import Target
 from harness.targets import TargetOptions, TargetUnavailable, open_target
@@ -83,7 +83,7 @@ class _Progress:
     outcomes: dict[str, StepOutcome] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)
     stage_verdicts: list[StageVerdict] = field(default_factory=list)
-    timeline: StageTimeline = field(default_factory=StageTimeline)  # of the current stage
+    stage: StageStream | None = None  # of the stage running now
 
 
 async def run_suite(suite: Suite, options: RunOptions, emit: Emit) -> RunResult:
@@ -183,44 +183,13 @@ async def _run_stage(
     progress: _Progress,
 ) -> StageVerdict:
     emit(StageStarted(stage.name, tuple(step.name for step in stage.steps)))
-    timeline = progress.timeline = StageTimeline()
+    stream = progress.stage = StageStream(emit, [step.name for step in stage.steps])
     async with asyncio.TaskGroup() as group:
         for step in stage.steps:
             group.create_task(
-                _run_step(step, base_dir, target, options, emit, timeline, progress), name=step.name
+                _run_step(step, base_dir, target, options, stream, progress), name=step.name
             )
-    outcomes = [progress.outcomes[step.name] for step in stage.steps]
-    finalized = []
-    for outcome in outcomes:
-        if outcome.finalize is not None:
-            outcome = _finalized(outcome, timeline)
-            progress.outcomes[outcome.name] = outcome
-            emit(StepFinished(outcome))
-        finalized.append(outcome)
-    return judge_stage(stage.name, finalized)
-
-
-def _finalized(outcome: StepOutcome, timeline: StageTimeline) -> StepOutcome:
-    assert outcome.finalize is not None
-    try:
-        final = outcome.finalize(timeline)
-    except Exception as exc:
-        return error_outcome(
-            outcome.name,
-            outcome.kind,
-            f"harness bug in finalize: {exc!r}",
-            started_at=outcome.started_at,
-            finished_at=outcome.finished_at,
-            metrics=outcome.metrics,
-            artifacts=outcome.artifacts,
-        )
-    return final.with_(
-        finalize=None,
-        name=outcome.name,
-        kind=outcome.kind,
-        started_at=final.started_at or outcome.started_at,
-        finished_at=final.finished_at or outcome.finished_at,
-    )
+    return judge_stage(stage.name, [progress.outcomes[step.name] for step in stage.steps])
 
 
 async def _run_step(
@@ -228,18 +197,16 @@ async def _run_step(
     base_dir: Path,
     target: Target,
     options: RunOptions,
-    emit: Emit,
-    timeline: StageTimeline,
+    stream: StageStream,
     progress: _Progress,
 ) -> None:
-    kind = cast(StepKind, step.kind)
     started_at = time.time()
     progress.started[step.name] = started_at
     deadline = asyncio.timeout(step.timeout_s)
     work_dir: Path | None = None
     # Nothing may escape: an exception here would cancel the sibling steps.
     try:
-        emit(StepStarted(step.name, kind, step.timeout_s))
+        stream.emit(StepStarted(step.name, step.kind, step.timeout_s))
         artifact_dir = options.report_dir / step.name
         artifact_dir.mkdir(parents=True, exist_ok=True)
         work_dir = Path(tempfile.mkdtemp(prefix=f"harness-{step.name}-"))
@@ -251,10 +218,10 @@ async def _run_step(
             artifact_dir=artifact_dir,
             work_dir=work_dir,
             base_dir=base_dir,
-            emit=emit,
-            timeline=timeline,
+            emit=stream.emit,
+            stage=stream,
             deadline_s=step.timeout_s,
-            dry_run=options.dry_run,
+            dry_run=options.dry_run and stage.supports_dry_run,
         )
         async with deadline:
             outcome = await stage.run(ctx)
@@ -266,30 +233,30 @@ async def _run_step(
             if deadline.expired()
             else "harness bug: TimeoutError escaped the runner"
         )
-        outcome = error_outcome(step.name, kind, reason)
+        outcome = error_outcome(step.name, step.kind, reason)
     except stage_registry.StageUnavailable as exc:
-        outcome = error_outcome(step.name, kind, str(exc))
+        outcome = error_outcome(step.name, step.kind, str(exc))
     except Exception as exc:
-        outcome = error_outcome(step.name, kind, f"harness bug: {type(exc).__name__}: {exc}")
+        outcome = error_outcome(step.name, step.kind, f"harness bug: {type(exc).__name__}: {exc}")
     finally:
+        stream.step_ended(step.name)
         if work_dir is not None:
             shutil.rmtree(work_dir, ignore_errors=True)
     finished_at = time.time()
     outcome = outcome.with_(
         name=step.name,
-        kind=kind,
+        kind=step.kind,
         started_at=outcome.started_at or started_at,
         finished_at=outcome.finished_at or finished_at,
     )
     progress.outcomes[step.name] = outcome
-    if outcome.finalize is None:
-        emit(StepFinished(outcome))
+    stream.emit(StepFinished(outcome))
 
 
 def _skipped(step: PlannedStep, reason: str) -> StepOutcome:
     return StepOutcome(
         name=step.name,
-        kind=cast(StepKind, step.kind),
+        kind=step.kind,
         status=Status.SKIPPED,
         summary=f"skipped: {reason}",
     )
@@ -308,22 +275,26 @@ def _all_stages(
         outcomes = []
         for step in stage.steps:
             if step.name in progress.outcomes:
-                outcome = progress.outcomes[step.name]
-                if outcome.finalize is not None:  # its stage was interrupted: judge what there is
-                    outcome = _finalized(outcome, progress.timeline)
-                outcomes.append(outcome)
+                outcomes.append(progress.outcomes[step.name])
             elif step.name in progress.started:
-                outcomes.append(
-                    error_outcome(
-                        step.name,
-                        cast(StepKind, step.kind),
-                        "interrupted",
-                        started_at=progress.started[step.name],
-                        finished_at=time.time(),
-                    )
-                )
+                outcomes.append(_interrupted(step, progress))
             else:
                 reason = run_error or ("run interrupted" if interrupted else "not run")
                 outcomes.append(_skipped(step, reason))
         stages.append(judge_stage(stage.name, outcomes))
     return stages
+
+
+def _interrupted(step: PlannedStep, progress: _Progress) -> StepOutcome:
+    """A step cut short by an interruption: what it held for that case (it had judged what
+    it could and was waiting for its siblings), else ERROR."""
+    held = progress.stage.held(step.name) if progress.stage is not None else None
+    if held is not None:
+        return held.with_(name=step.name, kind=step.kind, summary=f"interrupted; {held.summary}")
+    return error_outcome(
+        step.name,
+        step.kind,
+        "interrupted",
+        started_at=progress.started[step.name],
+        finished_at=time.time(),
+    )

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.outcome import StepKind, StepOutcome
+from harness.outcome import Phase, StepKind, StepOutcome
 
 
 def _now() -> float:
@@ -92,8 +92,11 @@ class CriterionBreached(Event):
 
 @dataclass(frozen=True)
 class PhaseChanged(Event):
+    """A phase boundary on the stage's stream (``at``: when the phase began). Marked by
+    chaos steps; read by any step of the stage (load judges phase criteria by them)."""
+
     step: str
-    phase: str
+    phase: Phase
     detail: str = ""
 
 

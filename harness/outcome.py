@@ -6,14 +6,17 @@ A failing system is a value here, never an exception: a runner returns a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from harness.status import Status, worst
 
-StepKind = Literal["load", "contract", "chaos"]
+StepKind = str
+"""A stage's ``kind`` (``load``, ``contract``, ``chaos``, or a plug-in's): an open set."""
+
+Phase = Literal["baseline", "fault", "recovery"]
 
 
 @dataclass(frozen=True)
@@ -64,23 +67,11 @@ class CriterionResult:
 
 @dataclass(frozen=True)
 class PhaseMark:
-    """A chaos phase boundary, in wall-clock seconds (time.time())."""
+    """A phase boundary (from a PhaseChanged event), in wall-clock seconds (time.time())."""
 
-    phase: Literal["baseline", "fault", "recovery"]
+    phase: Phase
     at: float
     detail: str = ""
-
-
-@dataclass
-class StageTimeline:
-    """Phase marks shared by the steps of one stage (chaos writes, load reads)."""
-
-    marks: list[PhaseMark] = field(default_factory=list)
-
-    def mark(
-        self, phase: Literal["baseline", "fault", "recovery"], at: float, detail: str = ""
-    ) -> None:
-        self.marks.append(PhaseMark(phase, at, detail))
 
 
 @dataclass(frozen=True)
@@ -88,9 +79,6 @@ class StepOutcome:
     """The result of one step.
 
     ``status`` must be consistent with ``criteria``: use :func:`judged` to derive it.
-    ``finalize`` is called by the engine once every step of the stage has ended,
-    with the stage's phase timeline; it returns the final outcome (used by load
-    steps whose criteria name a chaos phase).
     """
 
     name: str
@@ -102,7 +90,6 @@ class StepOutcome:
     artifacts: tuple[Path, ...] = ()
     started_at: float = 0.0
     finished_at: float = 0.0
-    finalize: Callable[[StageTimeline], StepOutcome] | None = None
 
     def with_(self, **changes: Any) -> StepOutcome:
         return replace(self, **changes)

@@ -1,84 +1,61 @@
-"""The stage registry: step kind -> stage (runner + checker) and spec model.
+"""The stage registry: every kind of evidence the harness knows, listed once.
 
-The three built-in stages are imported lazily (``harness.<kind>.stage.STAGE``
-and ``harness.<kind>.spec``). Plug-ins (and tests) add kinds with
-:func:`register_stage`; ``HARNESS_PLUGINS="module:function,..."`` names
-functions the CLI calls at start-up so that they can register theirs.
+The built-in stages are the explicit list :data:`BUILTIN`. A plug-in (or a test)
+adds a kind with one call, :func:`register_stage`; ``HARNESS_PLUGINS=
+"module:function,..."`` names functions the CLI calls at start-up so that they can
+register theirs. The engine, the config loader, the CLI and recovery ask this
+module; none of them names a stage.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass
 
-from pydantic import BaseModel
-
+from harness.chaos.stage import STAGE as CHAOS
+from harness.contract.stage import STAGE as CONTRACT
+from harness.load.stage import STAGE as LOAD
 from harness.runner import Stage
+
+BUILTIN: tuple[Stage, ...] = (LOAD, CONTRACT, CHAOS)
+
+_registered: dict[str, Stage] = {}
 
 
 class StageUnavailable(Exception):
-    """A kind whose stage cannot be imported (not installed, or broken)."""
+    """A step kind no stage is registered for."""
 
 
-@dataclass(frozen=True)
-class _Builtin:
-    spec_module: str
-    spec_class: str
-    stage_module: str
-
-
-_BUILTIN: dict[str, _Builtin] = {
-    "load": _Builtin("harness.load.spec", "LoadStep", "harness.load.stage"),
-    "contract": _Builtin("harness.contract.spec", "ContractStep", "harness.contract.stage"),
-    "chaos": _Builtin("harness.chaos.spec", "ChaosStep", "harness.chaos.stage"),
-}
-
-_registered_stages: dict[str, Stage] = {}
-_registered_specs: dict[str, type[BaseModel]] = {}
-
-
-def register_stage(kind: str, stage: Stage, spec_model: type[BaseModel]) -> None:
-    """Make ``kind`` usable in suite files (plug-ins and tests)."""
-    _registered_stages[kind] = stage
-    _registered_specs[kind] = spec_model
+def register_stage(stage: Stage) -> None:
+    """Make ``stage.kind`` usable in suite files (plug-ins and tests)."""
+    if any(builtin.kind == stage.kind for builtin in BUILTIN):
+        raise ValueError(f"step kind {stage.kind!r} is built in")
+    _registered[stage.kind] = stage
 
 
 def unregister_stage(kind: str) -> None:
-    _registered_stages.pop(kind, None)
-    _registered_specs.pop(kind, None)
+    _registered.pop(kind, None)
+
+
+def all_stages() -> tuple[Stage, ...]:
+    """Built-in stages first, then registered ones, in registration order."""
+    return (*BUILTIN, *_registered.values())
 
 
 def kinds() -> list[str]:
-    return sorted({*_BUILTIN, *_registered_specs})
+    return sorted(stage.kind for stage in all_stages())
 
 
-def spec_model(kind: str) -> type[BaseModel] | None:
-    """The pydantic model of steps of ``kind``; None for an unknown kind."""
-    if kind in _registered_specs:
-        return _registered_specs[kind]
-    builtin = _BUILTIN.get(kind)
-    if builtin is None:
-        return None
-    module = importlib.import_module(builtin.spec_module)
-    model: type[BaseModel] = getattr(module, builtin.spec_class)
-    return model
+def find_stage(kind: str) -> Stage | None:
+    """The stage of ``kind``; None for an unknown kind."""
+    return next((stage for stage in all_stages() if stage.kind == kind), None)
 
 
 def stage_for(kind: str) -> Stage:
     """The stage running steps of ``kind``. Raises StageUnavailable."""
-    if kind in _registered_stages:
-        return _registered_stages[kind]
-    builtin = _BUILTIN.get(kind)
-    if builtin is None:
-        raise StageUnavailable(f"unknown step kind {kind!r}")
-    try:
-        module = importlib.import_module(builtin.stage_module)
-    except ImportError as exc:
-        raise StageUnavailable(f"the {kind} stage is not available: {exc}") from None
-    stage: Stage | None = getattr(module, "STAGE", None)
+    stage = find_stage(kind)
     if stage is None:
-        raise StageUnavailable(f"{builtin.stage_module} defines no STAGE")
+        raise StageUnavailable(f"unknown step kind {kind!r}")
     return stage
 
 

@@ -1,4 +1,5 @@
-"""From the chaos event stream to phase marks on the stage timeline, and typed events.
+"""From the chaos event stream to typed events: phase marks (``PhaseChanged``, on the
+stage's stream where the load step beside it reads them), faults injected and reverted.
 
 Policy (per fault type, documented in chaos/README.md):
 
@@ -25,13 +26,12 @@ from harness.events import (
     PhaseChanged,
     StepProgressed,
 )
-from harness.outcome import StageTimeline
+from harness.outcome import Phase
 
 
 @dataclass
 class PhaseTracker:
     step: str
-    timeline: StageTimeline
     emit: Emit
     fault_at: float | None = None
     recovery_at: float | None = None
@@ -40,13 +40,11 @@ class PhaseTracker:
     reverted: list[dict[str, Any]] = field(default_factory=list)
     _action_started_at: float | None = None
 
-    def _mark(self, phase: str, at: float, detail: str) -> None:
+    def _mark(self, phase: Phase, at: float, detail: str) -> None:
         if phase == "fault":
             self.fault_at = at
-            self.timeline.mark("fault", at, detail)
         else:
             self.recovery_at = at
-            self.timeline.mark("recovery", at, detail)
         self.emit(PhaseChanged(self.step, phase, detail, at=at))
 
     def feed(self, event: dict[str, Any]) -> None:

@@ -306,9 +306,8 @@ async def _run(
     files.settings.write_text("runtime:\n  rollbacks:\n    strategy: always\n")
     files.events.write_text("")
     run_tag = f"{ctx.run_id}/{spec.name}"
-    tracker = PhaseTracker(spec.name, ctx.timeline, ctx.emit)
+    tracker = PhaseTracker(spec.name, ctx.emit)
     baseline_at = time.time()
-    ctx.timeline.mark("baseline", baseline_at, "chaos step started")
     ctx.emit(PhaseChanged(spec.name, "baseline", "chaos step started", at=baseline_at))
     if spec.delay > 0:
         ctx.emit(StepProgressed(spec.name, f"waiting {spec.delay:g}s for a baseline"))

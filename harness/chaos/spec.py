@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from harness.config.step_base import StepBase
+from harness.step_model import StepBase
 from harness.units import DurationS
 
 
@@ -22,3 +22,13 @@ class ChaosStep(StepBase):
         description="on time-out or cancellation: how long `chaos` gets to run its rollbacks "
         "after SIGTERM before the runner reverts from the fault ledger itself",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_criteria(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "criteria" in data:
+            raise ValueError(
+                "a chaos step is judged by its experiment's steady state; put phase criteria "
+                "(phase: fault / recovery, recovery_time) on the load step beside it"
+            )
+        return data

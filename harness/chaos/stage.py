@@ -11,6 +11,7 @@ from harness.chaos.experiment import (
     check_structure,
     load_experiment,
 )
+from harness.chaos.recovery import recover_all
 from harness.chaos.runner import run_chaos
 from harness.chaos.spec import ChaosStep
 from harness.outcome import StepOutcome
@@ -19,6 +20,12 @@ from harness.runner import Problem, StepContext
 
 class ChaosStage:
     kind = "chaos"
+    step_model = ChaosStep
+    supports_dry_run = True  # prints what would be hit; injects nothing
+
+    def recover(self) -> list[str]:
+        """Revert the faults in the ledger that a killed run left behind."""
+        return recover_all()
 
     def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
         """The experiment exists, parses, has the Chaos Toolkit keys and a steady state, its
@@ -27,16 +34,6 @@ class ChaosStage:
         if not isinstance(spec, ChaosStep):
             return [Problem(suite_file, None, "kind", "not a chaos step")]
         problems: list[Problem] = []
-        if spec.criteria:
-            problems.append(
-                Problem(
-                    suite_file,
-                    None,
-                    f"{spec.name}.criteria",
-                    "a chaos step is judged by its experiment's steady state; put phase "
-                    "criteria (phase: fault / recovery, recovery_time) on the load step beside it",
-                )
-            )
         path = Path(spec.experiment)
         path = path if path.is_absolute() else base_dir / path
         try:

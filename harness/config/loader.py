@@ -20,9 +20,10 @@ from pydantic_core import ErrorDetails
 from harness import stages as stage_registry
 from harness.config.suite import SuiteSpec
 from harness.config.yaml_source import KeyPath, YamlDocument, dotted, read_yaml
-from harness.criteria import CriterionError, did_you_mean, parse_criterion
+from harness.criteria import did_you_mean
 from harness.plan import PlannedStage, PlannedStep, Suite
 from harness.runner import Problem
+from harness.targets.local import fault_spec_problems
 
 _UNION_TAG = re.compile(r"^[a-z_-]+(\[.*\])?$")
 RESERVED_STEP_NAMES = frozenset(
@@ -56,23 +57,6 @@ def load_suite(
             )
     problems.sort(key=lambda p: (str(p.file), p.line or 0))
     return (suite if not problems else None), problems
-
-
-def fault_spec_problems(specs: Sequence[str]) -> list[tuple[int, str]]:
-    """(index, message) for each local testbed fault switch the testbed would refuse."""
-    if not specs:
-        return []
-    try:
-        from testbed.faults import FaultSpecError, parse_fault_spec
-    except ImportError:  # the testbed is not installed: ``testbed up`` will say
-        return []
-    problems: list[tuple[int, str]] = []
-    for index, spec in enumerate(specs):
-        try:
-            parse_fault_spec(spec)
-        except FaultSpecError as exc:
-            problems.append((index, str(exc)))
-    return problems
 
 
 def _validate(
@@ -178,17 +162,14 @@ def _validate_step(
             )
         )
         return None
-    model = stage_registry.spec_model(kind)
-    if model is None:  # pragma: no cover - kinds() lists only known kinds
+    stage = stage_registry.find_stage(kind)
+    if stage is None:  # pragma: no cover - kinds() lists only known kinds
         return None
-    criteria_ok = _check_criteria(raw.get("criteria"), at, document, path, problems)
+    model = stage.step_model
     try:
         spec = model.model_validate(raw)
     except ValidationError as exc:
-        errors = [e for e in exc.errors() if not _is_criteria_item(e["loc"])]
-        problems.extend(_problems_from(errors, at, model, document, path))
-        return None
-    if not criteria_ok:
+        problems.extend(_problems_from(exc.errors(), at, model, document, path))
         return None
     timeout_s = float(getattr(spec, "timeout", 600.0))
     return PlannedStep(
@@ -198,29 +179,6 @@ def _validate_step(
         timeout_s=timeout_s,
         spec=spec,
     )
-
-
-def _is_criteria_item(loc: tuple[int | str, ...]) -> bool:
-    return len(loc) > 1 and loc[0] == "criteria"
-
-
-def _check_criteria(
-    raw: object, at: KeyPath, document: YamlDocument, path: Path, problems: list[Problem]
-) -> bool:
-    if not isinstance(raw, list):
-        return True  # absent, or a wrong type that the model reports
-    ok = True
-    for k, item in enumerate(raw):
-        item_at: KeyPath = (*at, "criteria", k)
-        try:
-            parse_criterion(item)
-        except CriterionError as exc:
-            ok = False
-            where: KeyPath = item_at
-            if isinstance(item, dict) and exc.field in item:
-                where = (*item_at, exc.field)
-            problems.append(Problem(path, document.line_of(where), dotted(where), str(exc)))
-    return ok
 
 
 def _problems_from(
@@ -236,7 +194,7 @@ def _problems_from(
         loc = _clean_loc(error["loc"])
         if prefix == () and len(loc) >= 4 and loc[0] == "stages" and loc[2] == "steps":
             continue  # steps are validated against their kind's model
-        full: KeyPath = (*prefix, *loc)
+        full: KeyPath = (*prefix, *_option_of(error, loc, document, prefix))
         message = _message(error, model, loc)
         key = (dotted(full), message)
         if key in seen:
@@ -244,6 +202,23 @@ def _problems_from(
         seen.add(key)
         problems.append(Problem(path, document.line_of(full), dotted(full), message))
     return problems
+
+
+def _option_of(
+    error: ErrorDetails, loc: KeyPath, document: YamlDocument, prefix: KeyPath
+) -> KeyPath:
+    """A criterion's error names its option (``phase``, ``for``, ...): point at that key
+    when the item is a mapping that has it."""
+    option = (error.get("ctx") or {}).get("field")
+    if error["type"] != "criterion" or not isinstance(option, str):
+        return loc
+    item: Any = document.data
+    for part in (*prefix, *loc):
+        try:
+            item = item[part]
+        except (KeyError, IndexError, TypeError):
+            return loc
+    return (*loc, option) if isinstance(item, dict) and option in item else loc
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> KeyPath:
@@ -269,6 +244,8 @@ def _message(error: ErrorDetails, model: type[BaseModel], loc: KeyPath) -> str:
     if kind == "missing":
         return "required key missing"
     message = error["msg"]
+    if kind == "criterion":  # harness.criteria's own words, which quote the input
+        return message
     for prefix in ("Value error, ", "Assertion failed, "):
         if message.startswith(prefix):
             return message[len(prefix) :]

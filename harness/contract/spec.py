@@ -8,11 +8,11 @@ variables ``PACT_BROKER_BASE_URL`` and ``PACT_BROKER_TOKEN``, never from the sui
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from harness.config.step_base import StepBase
+from harness.step_model import StepBase
 from harness.units import DurationS
 
 BROKER_URL_ENV = "PACT_BROKER_BASE_URL"
@@ -93,6 +93,13 @@ class ContractStep(StepBase):
         default=5.0, description="per request the verifier sends to the provider"
     )
     broker: BrokerOptions = Field(default_factory=BrokerOptions)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_criteria(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "criteria" in data:
+            raise ValueError("a contract step is judged per interaction; it takes no criteria")
+        return data
 
     @property
     def target_service(self) -> Literal["serving", "registry", "orchestrator"]:

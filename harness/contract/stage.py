@@ -116,19 +116,15 @@ async def sweep_after_crash(
 
 class ContractStage:
     kind = "contract"
+    step_model = ContractStep
+    supports_dry_run = False
+
+    def recover(self) -> list[str]:
+        return []  # a verification changes nothing that outlives it
 
     def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
         assert isinstance(spec, ContractStep)
         problems: list[Problem] = []
-        if spec.criteria:
-            problems.append(
-                Problem(
-                    suite_file,
-                    None,
-                    f"{spec.name}.criteria",
-                    "a contract step is judged per interaction; it takes no criteria",
-                )
-            )
         if spec.broker.enabled:
             if not os.environ.get(BROKER_URL_ENV):
                 problems.append(

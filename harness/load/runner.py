@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.criteria import Criterion, CriterionError, parse_criterion
+from harness.criteria import Criterion
 from harness.events import CriterionBreached, IntervalMeasured, StepProgressed
 from harness.load.command import (
     RAN_CODES,
@@ -37,7 +37,7 @@ from harness.load.resources import (
 from harness.load.spec import LoadStep
 from harness.load.stream import IntervalStream
 from harness.load.tally import Tally
-from harness.outcome import CriterionResult, StageTimeline, StepOutcome, error_outcome, judged
+from harness.outcome import CriterionResult, PhaseMark, StepOutcome, error_outcome, judged
 from harness.process import spawned, terminate
 from harness.runner import StepContext
 from harness.status import Status
@@ -71,10 +71,7 @@ async def run_load(ctx: StepContext) -> StepOutcome:
             spec.name, "load", reason, started_at=started, finished_at=time.time(), **extra
         )
 
-    try:
-        criteria = [parse_criterion(raw) for raw in spec.criteria]
-    except CriterionError as exc:
-        return error(f"criterion: {exc}")
+    criteria = list(spec.criteria)
     locustfile = (ctx.base_dir / spec.locustfile).resolve()
     facts = inspect_locustfile(locustfile)
     if facts.problem:
@@ -195,17 +192,20 @@ async def run_load(ctx: StepContext) -> StepOutcome:
         return outcome
     intervals = list(judge.intervals)
 
-    def finalize(timeline: StageTimeline) -> StepOutcome:
-        more = judge_phases(criteria, intervals, timeline.marks, cpu)
-        every = [*results, *more]
+    def with_phases() -> StepOutcome:
+        every = [*results, *judge_phases(criteria, intervals, ctx.stage.phase_marks, cpu)]
         return outcome.with_(
             criteria=tuple(every),
             status=judged(every),
             summary=_summary(every, total, span_s, run.aborted_by),
-            finalize=None,
         )
 
-    return outcome.with_(finalize=finalize)
+    # Phase criteria are judged against every phase the stage's other steps mark (chaos
+    # beside this load may still be reverting): wait for them, within this step's budget.
+    ctx.stage.hold(spec.name, with_phases())
+    left_s = ctx.deadline_s - (time.time() - started) - 2.0
+    await ctx.stage.others_ended(spec.name, timeout_s=max(left_s, 0.0))
+    return with_phases()
 
 
 async def _drive(
@@ -259,7 +259,7 @@ def _consume(
             continue
         interval = line.interval
         new = judge.observe(interval)
-        point = _point(judge, interval, ctx.timeline)
+        point = _point(judge, interval, ctx.stage.phase_marks)
         run.series.append(point)
         ctx.emit(
             IntervalMeasured(
@@ -289,7 +289,7 @@ def _consume(
     return aborting if live else None
 
 
-def _point(judge: Judge, interval: Interval, timeline: StageTimeline) -> dict[str, Any]:
+def _point(judge: Judge, interval: Interval, marks: Sequence[PhaseMark]) -> dict[str, Any]:
     one = Tally([interval]).summary(1.0)["overall"]
     assert isinstance(one, dict)
     return {
@@ -302,7 +302,7 @@ def _point(judge: Judge, interval: Interval, timeline: StageTimeline) -> dict[st
         "p99_ms": one["p99_ms"],
         "max_ms": one["max_ms"],
         "unsent": interval.unsent,
-        "phase": phase_of(interval.second, timeline.marks),
+        "phase": phase_of(interval.second, marks),
     }
 
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.config.step_base import StepBase
+from harness.step_model import JudgedStep
 from harness.units import DurationS
 
 
@@ -53,7 +53,7 @@ class RemoteWorkers(BaseModel):
     max_wait: DurationS = Field(default=60.0, description="how long to wait for the workers")
 
 
-class LoadStep(StepBase):
+class LoadStep(JudgedStep):
     kind: Literal["load"] = "load"
     locustfile: str
     user_classes: list[str] = Field(default_factory=list)

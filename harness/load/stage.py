@@ -1,4 +1,4 @@
-"""The load stage: ``STAGE`` for the engine (harness.stages maps "load" to it).
+"""The load stage: ``STAGE``, listed in :data:`harness.stages.BUILTIN`.
 
 Importing this module never imports locust or gevent (tests pin that).
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.criteria import CriterionError, parse_criterion
 from harness.load.inspection import inspect_locustfile, unknown_classes
 from harness.load.runner import run_load
 from harness.load.spec import LoadStep
@@ -17,6 +16,11 @@ from harness.runner import Problem, StepContext
 
 class LoadStage:
     kind = "load"
+    step_model = LoadStep
+    supports_dry_run = False
+
+    def recover(self) -> list[str]:
+        return []  # locust runs in the step's process group, reaped on every path
 
     def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
         if not isinstance(spec, LoadStep):
@@ -55,12 +59,7 @@ class LoadStage:
                         "Locust user; name one in user_classes",
                     )
                 )
-        for index, raw in enumerate(spec.criteria):
-            try:
-                criterion = parse_criterion(raw)
-            except CriterionError as exc:
-                problems.append(Problem(suite_file, None, f"criteria[{index}]", str(exc)))
-                continue
+        for index, criterion in enumerate(spec.criteria):
             pipeline = criterion.metric == "completion_rate" or criterion.metric.startswith(
                 "pipeline_"
             )

@@ -14,7 +14,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,23 @@ from harness.targets.leases import reap_strays, release_lease, take_lease
 
 DOWN_TIMEOUT_S = 60.0
 UP_INTERRUPT_GRACE_S = 15.0
+
+
+def fault_spec_problems(specs: Sequence[str]) -> list[tuple[int, str]]:
+    """(index, message) for each local testbed fault switch the testbed would refuse."""
+    if not specs:
+        return []
+    try:
+        from testbed.faults import FaultSpecError, parse_fault_spec
+    except ImportError:  # the testbed is not installed: ``testbed up`` will say
+        return []
+    problems: list[tuple[int, str]] = []
+    for index, spec in enumerate(specs):
+        try:
+            parse_fault_spec(spec)
+        except FaultSpecError as exc:
+            problems.append((index, str(exc)))
+    return problems
 
 
 def up_argv(spec: TestbedSpec, testbed_dir: Path, extra_faults: tuple[str, ...]) -> list[str]:

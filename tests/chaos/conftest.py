@@ -13,8 +13,8 @@ import pytest
 
 from harness.chaos.spec import ChaosStep
 from harness.events import Event
-from harness.outcome import StageTimeline
 from harness.runner import StepContext
+from harness.stage_stream import StageStream
 from harness.target import KubernetesTarget, Target
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -99,6 +99,7 @@ def make_context(
         manifest_path=manifest_path,
         kubernetes=kubernetes,
     )
+    stream = StageStream(events.append, [spec.name])
     ctx = StepContext(
         run_id="test-run",
         spec=spec,
@@ -106,8 +107,8 @@ def make_context(
         artifact_dir=tmp_path / "report" / spec.name,
         work_dir=tmp_path / "work" / spec.name,
         base_dir=PROJECT_ROOT,
-        emit=events.append,
-        timeline=StageTimeline(),
+        emit=stream.emit,
+        stage=stream,
         deadline_s=deadline_s,
         dry_run=dry_run,
     )

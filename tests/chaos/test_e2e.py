@@ -62,7 +62,7 @@ async def test_pod_kill_passes_on_a_healthy_testbed(
         samples = await load
 
     assert outcome.status is Status.PASS, outcome.summary
-    marks = step.ctx.timeline.marks
+    marks = step.ctx.stage.phase_marks
     assert [m.phase for m in marks] == ["baseline", "fault", "recovery"]
     assert marks[0].at + 0.9 < marks[1].at < marks[2].at  # the delay built a baseline
     injected = [e for e in step.events if isinstance(e, FaultInjected)]
@@ -107,7 +107,7 @@ async def test_dry_run_injects_nothing(tmp_path: Path, testbed: RunningTestbed) 
     assert outcome.status is Status.SKIPPED
     assert "model-serving" in outcome.summary and "pid" in outcome.summary
     assert stopped_pods(testbed) == [] and read_records() == []
-    assert step.ctx.timeline.marks == []
+    assert step.ctx.stage.phase_marks == []
 
 
 async def test_pod_kill_fails_on_a_fragile_testbed(

@@ -58,7 +58,7 @@ async def test_k8s_pod_kill_deletes_one_labelled_pod_through_the_api(
     lists = [path for method, path in api.cluster.requests if method == "GET" and "/pods" in path]
     assert lists and all("labelSelector=app%3Dmodel-serving" in p for p in lists), lists
     assert all("/namespaces/default/" in p for _, p in api.cluster.requests if "/pods" in p)
-    phases = [m.phase for m in step.ctx.timeline.marks]
+    phases = [m.phase for m in step.ctx.stage.phase_marks]
     assert phases == ["baseline", "fault", "recovery"]
     # chaosk8s does not report through the driver: the fault mark comes from the control.
     assert not any(isinstance(e, FaultInjected) for e in step.events)

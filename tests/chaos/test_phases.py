@@ -6,16 +6,16 @@ from typing import Any
 
 from harness.chaos.phases import PhaseTracker
 from harness.events import Event, FaultInjected, FaultReverted, PhaseChanged
-from harness.outcome import StageTimeline
+from harness.stage_stream import StageStream
 
 
 def run(events: list[dict[str, Any]]) -> tuple[list[tuple[str, float]], list[Event]]:
     emitted: list[Event] = []
-    timeline = StageTimeline()
-    tracker = PhaseTracker("step", timeline, emitted.append)
+    stream = StageStream(emitted.append, ["step"])
+    tracker = PhaseTracker("step", stream.emit)
     for event in events:
         tracker.feed(event)
-    return [(m.phase, m.at) for m in timeline.marks], emitted
+    return [(m.phase, m.at) for m in stream.phase_marks], emitted
 
 
 def activity(

@@ -17,6 +17,7 @@ from harness.chaos.allowlist import BlastRadiusError, check_local_selector, pars
 from harness.chaos.ledger import read_records
 from harness.chaos.spec import ChaosStep
 from harness.chaos.stage import STAGE
+from harness.config import load_suite
 from harness.status import Status
 from harness.target import KubernetesTarget
 from tests.chaos.conftest import PROJECT_ROOT, make_context
@@ -103,10 +104,20 @@ def test_check_bad_files(tmp_path: Path, content: str | None, message: str) -> N
     assert problems and any(message in str(p) for p in problems), problems
 
 
-def test_check_refuses_criteria_on_a_chaos_step() -> None:
-    spec = ChaosStep(name="c", experiment=K8S_POD_KILL, criteria=["p95 < 100ms"])
-    problems = STAGE.check(spec, PROJECT_ROOT, PROJECT_ROOT / "s.yaml")
-    assert any("load step" in p.message for p in problems)
+def test_a_chaos_step_refuses_criteria(tmp_path: Path) -> None:
+    suite = tmp_path / "suites" / "s.yaml"
+    suite.parent.mkdir()
+    suite.write_text(
+        "name: s\nstages:\n  - name: c\n    steps:\n"
+        f"      - name: c\n        kind: chaos\n        experiment: {K8S_POD_KILL}\n"
+        "        criteria: [\"p95 < 100ms\"]\n"
+    )
+    _, problems = load_suite(suite, base_dir=PROJECT_ROOT)
+    assert [str(p) for p in problems] == [
+        f"{suite}:5: stages[0].steps[0]: a chaos step is judged by its experiment's steady "
+        "state; put phase criteria (phase: fault / recovery, recovery_time) on the load step "
+        "beside it"
+    ]
 
 
 def test_orchestrator_never_imports_chaoslib() -> None:
@@ -116,6 +127,7 @@ def test_orchestrator_never_imports_chaoslib() -> None:
         from pathlib import Path
         from harness.chaos.stage import STAGE
         from harness.chaos.spec import ChaosStep
+from harness.config import load_suite
         import harness.chaos.runner, harness.chaos.recovery, harness.chaos.journal
         for e in {ALL_EXPERIMENTS!r}:
             assert STAGE.check(ChaosStep(name="c", experiment=e), Path("."), Path("s.yaml")) == []
@@ -223,7 +235,7 @@ async def test_selector_outside_allowlist_is_refused_before_anything_is_injected
     assert "refused before injecting anything" in outcome.summary
     assert "bad.yaml:" in outcome.summary
     assert not (step.ctx.artifact_dir / "fake-ran").exists()
-    assert read_records() == [] and step.events == [] and step.ctx.timeline.marks == []
+    assert read_records() == [] and step.events == [] and step.ctx.stage.phase_marks == []
 
 
 async def test_kubernetes_namespace_outside_allowlist_is_refused(

@@ -18,8 +18,9 @@ import pytest
 from harness.contract.spec import ContractStep
 from harness.contract.stage import STAGE
 from harness.events import Event
-from harness.outcome import StageTimeline, StepOutcome
+from harness.outcome import StepOutcome
 from harness.runner import StepContext
+from harness.stage_stream import StageStream
 from harness.target import Target, Tokens
 from testbed.processes import free_port, log_tail, start_service, stop_service
 
@@ -136,6 +137,7 @@ async def run_step(
     events: list[Event] = []
     work = tmp_path / "work"
     work.mkdir(parents=True, exist_ok=True)
+    stream = StageStream(events.append, [step.name])
     ctx = StepContext(
         run_id="test-run",
         spec=step,
@@ -143,8 +145,8 @@ async def run_step(
         artifact_dir=tmp_path / "report" / step.name,
         work_dir=work,
         base_dir=ROOT,
-        emit=events.append,
-        timeline=StageTimeline(),
+        emit=stream.emit,
+        stage=stream,
         deadline_s=deadline_s,
     )
     started = time.monotonic()

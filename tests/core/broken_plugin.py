@@ -7,12 +7,12 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from harness.config.step_base import StepBase
 from harness.stages import register_stage
+from harness.step_model import JudgedStep
 from tests.core.fake_stage import FakeStage
 
 
-class BrokenStep(StepBase):
+class BrokenStep(JudgedStep):
     kind: Literal["broken"] = "broken"
 
     @model_validator(mode="after")
@@ -20,5 +20,10 @@ class BrokenStep(StepBase):
         raise RuntimeError("plug-in bug")
 
 
+class BrokenStage(FakeStage):
+    kind = "broken"
+    step_model = BrokenStep
+
+
 def register() -> None:
-    register_stage("broken", FakeStage(), BrokenStep)
+    register_stage(BrokenStage())

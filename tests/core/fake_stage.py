@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
 
-from harness.config.step_base import StepBase
-from harness.criteria import parse_criterion
-from harness.events import StepProgressed
-from harness.outcome import CriterionResult, StageTimeline, StepOutcome, error_outcome, judged
+from harness.events import PhaseChanged, StepProgressed
+from harness.outcome import CriterionResult, StepOutcome, error_outcome, judged
 from harness.process import run_to_end
 from harness.runner import Problem, StepContext
 from harness.stages import register_stage
 from harness.status import Status
+from harness.step_model import JudgedStep
 
 TOOL = Path(__file__).parent / "fixtures" / "fake_tool.py"
 
 
-class FakeStep(StepBase):
-    kind: Literal["fake"] = "fake"  # type: ignore[assignment]
+class FakeStep(JudgedStep):
+    kind: Literal["fake"] = "fake"
     mode: Literal["ok", "crash", "garbage", "hang", "raise"] = "ok"
     sleep: float = Field(default=0.0, ge=0)
     metrics: dict[str, float] = Field(default_factory=dict)
@@ -36,11 +34,16 @@ class FakeStep(StepBase):
     ignore_term: bool = False
     needs_file: str | None = None  # checked by ``check``, relative to the base dir
     mark_phase: Literal["baseline", "fault", "recovery"] | None = None
-    finalize: bool = False  # return an outcome with a finalize callable
+    wait_for_others: bool = False  # judge after the other steps of the stage ended
 
 
 class FakeStage:
     kind = "fake"
+    step_model: type[JudgedStep] = FakeStep
+    supports_dry_run = True
+
+    def recover(self) -> list[str]:
+        return []
 
     def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
         assert isinstance(spec, FakeStep)
@@ -54,7 +57,7 @@ class FakeStage:
         if spec.mode == "raise":
             raise RuntimeError("boom in runner")
         if spec.mark_phase:
-            ctx.timeline.mark(spec.mark_phase, at=time.time(), detail=spec.name)
+            ctx.emit(PhaseChanged(spec.name, spec.mark_phase, spec.name))
         argv = [
             sys.executable,
             str(TOOL),
@@ -82,16 +85,15 @@ class FakeStage:
         if finished.returncode != 0:
             return error_outcome(
                 spec.name,
-                "load",
+                self.kind,
                 f"fake tool exited with {finished.returncode}: {finished.tail(2)}",
             )
         try:
             observed = json.loads(stdout_path.read_bytes())
         except ValueError as exc:
-            return error_outcome(spec.name, "load", f"unreadable tool output: {exc}")
+            return error_outcome(spec.name, self.kind, f"unreadable tool output: {exc}")
         results = []
-        for raw in spec.criteria:
-            criterion = parse_criterion(raw)
+        for criterion in spec.criteria:
             value = observed.get(criterion.metric)
             if value is None:
                 results.append(CriterionResult(criterion.name, Status.ERROR, reason="not measured"))
@@ -109,21 +111,21 @@ class FakeStage:
             )
         outcome = StepOutcome(
             name=spec.name,
-            kind="load",
+            kind=self.kind,
             status=judged(results),
             summary=f"{len(results)} criteria judged" + (" (dry run)" if ctx.dry_run else ""),
             criteria=tuple(results),
             metrics=observed,
             artifacts=(stdout_path,),
         )
-        if spec.finalize:
-
-            def finalize(timeline: StageTimeline) -> StepOutcome:
-                return outcome.with_(summary=f"finalized with {len(timeline.marks)} phase marks")
-
-            return outcome.with_(finalize=finalize)
+        if spec.wait_for_others:
+            ctx.stage.hold(spec.name, outcome.with_(summary="held before waiting"))
+            ctx.emit(StepProgressed(spec.name, "waiting for the others"))
+            await ctx.stage.others_ended(spec.name)
+            marks = len(ctx.stage.phase_marks)
+            return outcome.with_(summary=f"judged after the others with {marks} phase marks")
         return outcome
 
 
 def register() -> None:
-    register_stage("fake", FakeStage(), FakeStep)
+    register_stage(FakeStage())

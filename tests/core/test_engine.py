@@ -1,4 +1,4 @@
-"""The engine with the fake stage: deadlines, crashes, garbage, fail_fast, finalize,
+"""The engine with the fake stage: deadlines, crashes, garbage, fail_fast, the stage stream,
 a target that does not come up. Asserted from the events and the files left."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from harness.config import load_suite
 from harness.engine import RunOptions, RunResult, new_run_id, run_suite
-from harness.events import Event, StepFinished, StepStarted
+from harness.events import Event, PhaseChanged, StepFinished, StepProgressed, StepStarted
 from harness.reporters import write_reports
 from harness.status import Status
 from tests.core.conftest import write_suite
@@ -46,6 +46,11 @@ async def run(tmp_path: Path, text: str) -> tuple[RunResult, list[Event]]:
 
 def steps_by_name(result: RunResult) -> dict[str, object]:
     return {step.name: step for _, step in result.verdict.steps}
+
+
+def waiting(events: list[Event]) -> bool:
+    return any(isinstance(e, StepProgressed) and e.message == "waiting for the others"
+               for e in events)
 
 
 def pids_in(path: Path) -> list[int]:
@@ -150,18 +155,23 @@ async def test_without_fail_fast_later_stages_run(tmp_path: Path, health_url: st
     assert result.verdict.status is Status.FAIL
 
 
-async def test_finalize_sees_the_whole_stage_timeline(tmp_path: Path, health_url: str) -> None:
+async def test_a_step_reads_the_phase_marks_of_its_siblings(
+    tmp_path: Path, health_url: str
+) -> None:
     stages = """
   - name: chaos-under-load
     steps:
-      - {name: load, kind: fake, finalize: true, metrics: {rps: 5}, criteria: ["rps > 1"]}
+      - {name: load, kind: fake, wait_for_others: true, metrics: {rps: 5},
+         criteria: ["rps > 1"]}
       - {name: chaos, kind: fake, sleep: 0.5, mark_phase: fault, metrics: {rps: 5},
          criteria: ["rps > 1"]}
 """
     result, events = await run(tmp_path, suite_text(stages, url=health_url))
     steps = steps_by_name(result)
-    assert steps["load"].summary == "finalized with 1 phase marks"
-    assert steps["load"].finalize is None
+    assert steps["load"].summary == "judged after the others with 1 phase marks"
+    assert steps["load"].finished_at >= steps["chaos"].finished_at
+    marks = [e for e in events if isinstance(e, PhaseChanged)]
+    assert [(m.step, m.phase) for m in marks] == [("chaos", "fault")]
     assert result.verdict.status is Status.PASS and result.exit_code == 0
     load_finished = [e for e in events if isinstance(e, StepFinished) and e.outcome.name == "load"]
     assert len(load_finished) == 1
@@ -225,14 +235,15 @@ async def test_cancelling_the_run_reports_interrupted_steps(
     assert_gone(pids_in(pid_file))
 
 
-async def test_interrupted_stage_still_finalizes_finished_steps(
+async def test_an_interrupted_waiting_step_reports_what_it_held(
     tmp_path: Path, health_url: str
 ) -> None:
     pid_file = tmp_path / "pids"
     stages = f"""
   - name: chaos-under-load
     steps:
-      - {{name: load, kind: fake, finalize: true, metrics: {{rps: 5}}, criteria: ["rps > 1"]}}
+      - {{name: load, kind: fake, wait_for_others: true, metrics: {{rps: 5}},
+          criteria: ["rps > 1"]}}
       - {{name: chaos, kind: fake, mode: hang, mark_phase: fault, pid_file: "{pid_file}",
           timeout: 60s, criteria: ["rps > 1"]}}
 """
@@ -243,12 +254,13 @@ async def test_interrupted_stage_still_finalizes_finished_steps(
     options = RunOptions(run_id=new_run_id(), report_dir=tmp_path / "report")
     async with asyncio.timeout(30):
         task = asyncio.create_task(run_suite(suite, options, events.append))
-        while len(pids_in(pid_file)) < 2:  # noqa: ASYNC110 - written by another process
+        while len(pids_in(pid_file)) < 2 or not waiting(events):  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         task.cancel()
         result = await task
     steps = steps_by_name(result)
-    assert steps["load"].summary == "finalized with 1 phase marks"
+    assert steps["load"].summary == "interrupted; held before waiting"
+    assert steps["load"].status is Status.PASS
     assert steps["chaos"].summary == "interrupted"
     assert result.verdict.status is Status.ERROR and result.interrupted
     assert_gone(pids_in(pid_file))

@@ -19,8 +19,8 @@ from harness.events import Event
 from harness.load import histogram
 from harness.load.interval import EndpointInterval, Interval
 from harness.load.spec import LoadStep
-from harness.outcome import StageTimeline
 from harness.runner import StepContext
+from harness.stage_stream import StageStream
 from harness.target import Target, Tokens
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +74,7 @@ def step_context(
     tmp_path: Path, spec: LoadStep, target: Target, deadline_s: float = 60.0
 ) -> tuple[StepContext, list[Event]]:
     events: list[Event] = []
+    stream = StageStream(events.append, [spec.name])
     ctx = StepContext(
         run_id="test",
         spec=spec,
@@ -81,8 +82,8 @@ def step_context(
         artifact_dir=tmp_path / "report" / spec.name,
         work_dir=tmp_path / "work",
         base_dir=ROOT,
-        emit=events.append,
-        timeline=StageTimeline(),
+        emit=stream.emit,
+        stage=stream,
         deadline_s=deadline_s,
     )
     return ctx, events

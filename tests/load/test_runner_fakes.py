@@ -11,9 +11,10 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.events import PhaseChanged
 from harness.load.spec import LoadStep
 from harness.load.stage import STAGE
-from harness.outcome import StageTimeline
+from harness.stage_stream import StageStream
 from harness.status import Status
 from tests.load.conftest import ROOT, step_context, target_for
 
@@ -130,7 +131,7 @@ async def test_unreachable_target_is_an_error(tmp_path: Path, fake_locust: Path)
     assert not started(fake_locust)
 
 
-async def test_phase_criteria_are_judged_by_finalize_against_the_timeline(
+async def test_phase_criteria_are_judged_after_the_stage_s_phase_marks(
     tmp_path: Path, listener: str, fake_locust: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_LOCUST_MODE", "ok")
@@ -139,20 +140,24 @@ async def test_phase_criteria_are_judged_by_finalize_against_the_timeline(
         {"expr": "p95 < 100ms", "phase": "fault"},
         {"expr": "error_rate < 5%", "phase": "baseline"},
     ]
-    ctx, _ = step_context(tmp_path, spec(criteria), target_for(listener))
+    load = spec(criteria)
+    ctx, _ = step_context(tmp_path, load, target_for(listener))
+    ctx.stage = stream = StageStream(ctx.stage.emit, [load.name, "chaos"])
+    ctx.emit = stream.emit
     async with asyncio.timeout(30):
-        outcome = await STAGE.run(ctx)
-    assert outcome.finalize is not None
-    assert [c.name for c in outcome.criteria] == ["p95 < 100ms"]
-    # no chaos phase recorded: the phase criteria are errors, never passes
-    unmarked = outcome.finalize(StageTimeline())
-    assert [c.status for c in unmarked.criteria] == [Status.PASS, Status.ERROR, Status.ERROR]
-    assert unmarked.status is Status.ERROR and unmarked.finalize is None
-    first = outcome.metrics["series"][0]["second"]
-    timeline = StageTimeline()
-    timeline.mark("baseline", first - 5.0)
-    timeline.mark("fault", first + 1.0)
-    marked = outcome.finalize(timeline)
+        task = asyncio.create_task(STAGE.run(ctx))
+        while stream.held(load.name) is None:  # noqa: ASYNC110 - the step holds, then waits
+            await asyncio.sleep(0.05)
+        # no chaos phase marked yet: the phase criteria are errors, never passes
+        unmarked = stream.held(load.name)
+        assert unmarked is not None and not task.done()
+        assert [c.status for c in unmarked.criteria] == [Status.PASS, Status.ERROR, Status.ERROR]
+        assert unmarked.status is Status.ERROR
+        first = unmarked.metrics["series"][0]["second"]
+        stream.emit(PhaseChanged("chaos", "baseline", at=first - 5.0))
+        stream.emit(PhaseChanged("chaos", "fault", at=first + 1.0))
+        stream.step_ended("chaos")
+        marked = await task
     fault, baseline = marked.criteria[1], marked.criteria[2]
     assert fault.status is Status.PASS and fault.phase == "fault"
     assert baseline.status is Status.FAIL and baseline.observed == pytest.approx(0.1)

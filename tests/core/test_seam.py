@@ -1,0 +1,95 @@
+"""The stage seam: a kind added from outside the package with one registration runs end
+to end through the CLI; the core names no stage."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import stages
+from tests.core.conftest import PROJECT_ROOT, write_suite
+
+SUITE = """
+name: echo-suite
+target: {kind: external}
+stages:
+  - name: only
+    steps:
+      - {name: fast, kind: echo, observed: {p95: 80}, criteria: ["p95 < 100ms"]}
+      - {name: slow, kind: echo, observed: {p95: 120}, criteria: ["p95 < 100ms"]}
+"""
+
+
+def harness(args: list[str], serving_url: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env.update(
+        HARNESS_PLUGINS="tests.core.echo_stage:register",
+        HARNESS_SERVING_URL=serving_url,
+        PYTHONPATH=str(PROJECT_ROOT),
+        COLUMNS="120",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_a_kind_from_outside_the_package_runs_end_to_end(tmp_path: Path, health_url: str) -> None:
+    path = write_suite(tmp_path, SUITE)
+    validated = harness(["validate", str(path)], health_url)
+    assert validated.returncode == 0, validated.stderr
+    assert "(echo)" in validated.stdout
+    report = tmp_path / "report"
+    result = harness(["run", str(path), "--report-dir", str(report)], health_url)
+    assert result.returncode == 1, result.stderr
+    verdict = json.loads((report / "verdict.json").read_text())
+    assert verdict["status"] == "fail"
+    assert [(s["name"], s["kind"], s["status"]) for s in verdict["steps"]] == [
+        ("fast", "echo", "pass"), ("slow", "echo", "fail")]
+    assert verdict["steps"][1]["criteria"][0]["observed"] == 120
+
+
+def test_its_check_runs_under_validate(tmp_path: Path, health_url: str) -> None:
+    path = write_suite(tmp_path, SUITE.replace('criteria: ["p95 < 100ms"]}\n      - {name: slow',
+                                               'criteria: ["p99 < 100ms"]}\n      - {name: slow'))
+    result = harness(["validate", str(path)], health_url)
+    assert result.returncode == 2
+    assert f"{path}:7: stages[0].steps[0].criteria[0]: p99 is not in observed" in result.stderr
+
+
+def test_a_built_in_kind_cannot_be_replaced() -> None:
+    from tests.core.echo_stage import EchoStage
+
+    stage = EchoStage()
+    stage.kind = "load"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="built in"):
+        stages.register_stage(stage)
+
+
+CORE = ["engine.py", "cli.py", "recovery.py", "verdict.py", "config/loader.py",
+        "reporters/console.py", "reporters/__init__.py", "runner.py", "stage_stream.py"]
+
+
+@pytest.mark.parametrize("name", CORE)
+def test_the_core_names_no_stage(name: str) -> None:
+    tree = ast.parse((PROJECT_ROOT / "harness" / name).read_text())
+    imported = [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ] + [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+         for alias in node.names]
+    stage_packages = ("harness.load", "harness.contract", "harness.chaos", "testbed")
+    assert not [m for m in imported if m.startswith(stage_packages)]
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+    assert not strings & {"load", "contract", "chaos"}
+
+
+def test_the_built_in_stages_are_one_explicit_list() -> None:
+    assert [stage.kind for stage in stages.BUILTIN] == ["load", "contract", "chaos"]
+    source = (PROJECT_ROOT / "harness" / "stages.py").read_text()
+    assert "import_module(builtin" not in source and "_BUILTIN" not in source
