@@ -127,7 +127,6 @@ def test_orchestrator_never_imports_chaoslib() -> None:
         from pathlib import Path
         from harness.chaos.stage import STAGE
         from harness.chaos.spec import ChaosStep
-from harness.config import load_suite
         import harness.chaos.runner, harness.chaos.recovery, harness.chaos.journal
         for e in {ALL_EXPERIMENTS!r}:
             assert STAGE.check(ChaosStep(name="c", experiment=e), Path("."), Path("s.yaml")) == []

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from harness.contract.pactfile import PactFileError, parse_pact, select_pacts
 from harness.contract.spec import ContractStep
@@ -120,11 +121,15 @@ def test_check_reports_problems_without_starting_anything(tmp_path: Path) -> Non
         ContractStep(name="c", provider="nobody"),
         ContractStep(name="c", consumers=["nobody"]),
         ContractStep(name="c", pacts=str(tmp_path / "missing")),
-        ContractStep(name="c", criteria=["p95 < 10ms"]),
     ]
     for step in bad:
         problems = STAGE.check(step, ROOT, suite)
         assert problems and all(str(p).startswith(str(suite)) for p in problems), step
+
+
+def test_a_contract_step_refuses_criteria() -> None:
+    with pytest.raises(ValidationError, match="judged per interaction; it takes no criteria"):
+        ContractStep.model_validate({"name": "c", "criteria": ["p95 < 10ms"]})
 
 
 def test_check_broker_needs_url_and_versions(
