@@ -1,3 +1,3 @@
 """Project-wide pytest set-up: plugins only (area fixtures live in their own directories)."""
 
-pytest_plugins = ["tests.postgres"]
+pytest_plugins = ["tests.postgres", "tests.prometheus_servers"]
