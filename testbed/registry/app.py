@@ -166,4 +166,5 @@ def create_app(settings: RegistrySettings) -> FastAPI:
         set_faults(store, faults, frozenset())
         return faults_body()
 
+    metrics.initialise(app.routes)
     return app

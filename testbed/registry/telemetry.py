@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -11,6 +11,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+INITIAL_STATUSES = ("200", "500")
 _LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -49,6 +50,16 @@ class RequestMetrics:
             registry=self.registry,
         )
         self.registry.register(ModelCountCollector(count_models))
+
+    def initialise(self, routes: Iterable[object]) -> None:
+        """Create the series of every route (statuses 200 and 500) at 0, so that dashboards
+        and PromQL see 0 from the first scrape rather than no data."""
+        for route in routes:
+            path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+            for method in sorted(methods or ()) if isinstance(path, str) else ():
+                for status in INITIAL_STATUSES:
+                    self.requests.labels(path, method, status)
+                self.latency.labels(path, method)
 
     def observe(self, route: str, method: str, status: int, duration_s: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from testbed.faults import FaultSpecError, FaultState, fault_state_from_json, write_fault_state
 from testbed.serving.metrics import (
+    INITIAL_STATUSES,
     METRICS_CONTENT_TYPE,
     PREDICTION_LATENCY,
     PREDICTIONS,
@@ -137,7 +138,10 @@ def create_app() -> FastAPI:
         )
 
     latency = PREDICTION_LATENCY.labels(MODEL_NAME, MODEL_VERSION)
-    counted: dict[int, Any] = {}
+    counted: dict[int, Any] = {
+        status: PREDICTIONS.labels(MODEL_NAME, MODEL_VERSION, str(status))
+        for status in INITIAL_STATUSES
+    }
 
     def count(status: int, started: float) -> None:
         if status not in counted:

@@ -27,6 +27,11 @@ PREDICTION_LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
+INITIAL_STATUSES = (200, 422, 429, 500, 503)
+"""``/predict`` answers whose ``ml_predictions_total`` series exist at 0 from a replica's
+start (a labelled counter has no series until its first ``.labels()``): ok, bad input,
+rate limited, injected error (default status), not ready."""
+
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
