@@ -69,13 +69,10 @@ def prepare_serving(state_dir: Path, tokens_file: Path, replicas: int) -> Servin
     return settings
 
 
-def start_serving(
-    state_dir: Path, *, port: int, replicas: int, tokens_file: Path
-) -> ServingDeployment:
-    """Start gunicorn with ``replicas`` uvicorn workers on 127.0.0.1:port (returns at once)."""
-    settings = prepare_serving(state_dir, tokens_file, replicas)
+def serving_env(state_dir: Path, settings: ServingSettings) -> dict[str, str]:
+    """The environment of the gunicorn master (and so of every replica)."""
     serving_dir = state_dir / "serving"
-    env = {
+    return {
         **os.environ,
         SETTINGS_ENV: str(serving_dir / "settings.json"),
         "TESTBED_PODS_DIR": str(settings.pods_dir),
@@ -88,7 +85,11 @@ def start_serving(
         "OPENBLAS_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
-    argv = [
+
+
+def serving_argv(bind: str, replicas: int) -> list[str]:
+    """gunicorn with ``replicas`` uvicorn workers on ``bind`` (host:port)."""
+    return [
         sys.executable,
         "-m",
         "gunicorn",
@@ -96,12 +97,21 @@ def start_serving(
         "--config",
         "python:testbed.serving.gunicorn_conf",
         "--bind",
-        f"127.0.0.1:{port}",
+        bind,
         "--workers",
         str(replicas),
         "--name",
         "testbed-serving",
     ]
+
+
+def start_serving(
+    state_dir: Path, *, port: int, replicas: int, tokens_file: Path
+) -> ServingDeployment:
+    """Start gunicorn with ``replicas`` uvicorn workers on 127.0.0.1:port (returns at once)."""
+    settings = prepare_serving(state_dir, tokens_file, replicas)
+    env = serving_env(state_dir, settings)
+    argv = serving_argv(f"127.0.0.1:{port}", replicas)
     log_path = state_dir / "logs" / "serving.log"
     process = start_service(argv, log_path=log_path, env=env, cwd=state_dir)
     return ServingDeployment(
