@@ -7,23 +7,24 @@ this machine's core count: 1.0 means every core busy (a single-threaded server
 can reach at most 1 / cores).
 
 Remote targets: a PromQL query (``cpu_query`` of the step) run as a range query
-against ``target.prometheus_url`` over the run; the query must give the
-utilisation as a fraction (series are summed per timestamp).
+against ``target.prometheus_url`` over the run, through the same client as PromQL
+criteria (:mod:`harness.prometheus`); the query must give the utilisation as a
+fraction (series are summed per timestamp).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
-import httpx
 import psutil
 
 from harness.load.judge import CpuSample
+from harness.prometheus.client import PrometheusClient, PrometheusError, describe_labels
 
 
 class ResourceError(RuntimeError):
@@ -98,24 +99,26 @@ async def query_prometheus_cpu(
     base_url: str, query: str, start: float, end: float, step_s: float = 1.0,
     timeout_s: float = 10.0,
 ) -> list[CpuSample]:
-    """Run ``query`` over [start, end] with the Prometheus HTTP API (query_range)."""
-    params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step_s:g}"}
-    url = base_url.rstrip("/") + "/api/v1/query_range"
+    """Run ``query`` over [start, end] as a range query (harness.prometheus); series are
+    summed per timestamp. An empty answer or a NaN/Inf point is a ResourceError quoting
+    the query: never an empty set of samples that reads as "no CPU used"."""
+    client = PrometheusClient(base_url, timeout_s)
     try:
-        async with httpx.AsyncClient(timeout=timeout_s) as client:
-            response = await client.get(url, params=params)
-        payload: Any = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise ResourceError(f"Prometheus query at {url} failed: {exc}") from None
-    if response.status_code != 200 or not isinstance(payload, dict):
-        raise ResourceError(f"Prometheus answered HTTP {response.status_code} at {url}")
-    if payload.get("status") != "success":
-        raise ResourceError(f"Prometheus query failed: {payload.get('error', 'unknown error')}")
+        series = await client.query_range(query, start, end, step_s)
+    except PrometheusError as exc:
+        raise ResourceError(f"cpu_query: {exc}") from None
     totals: dict[float, float] = {}
-    try:
-        for series in payload["data"]["result"]:
-            for stamp, value in series["values"]:
-                totals[float(stamp)] = totals.get(float(stamp), 0.0) + float(value)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ResourceError(f"unexpected Prometheus answer: {exc!r}") from None
+    for one in series:
+        for at, value in one.points:
+            if not math.isfinite(value):
+                raise ResourceError(
+                    f"cpu_query {query!r} answered {value} for {describe_labels(one.labels)} "
+                    f"at {at:.0f}: not a utilisation"
+                )
+            totals[at] = totals.get(at, 0.0) + value
+    if not totals:
+        raise ResourceError(
+            f"cpu_query {query!r} answered an empty result from {base_url} over the run "
+            "(no series: is the metric scraped, are the labels right?)"
+        )
     return [CpuSample(at, fraction) for at, fraction in sorted(totals.items())]

@@ -6,13 +6,8 @@ import asyncio
 import json
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -22,6 +17,7 @@ from harness.load.resources import (
     manifest_pids,
     query_prometheus_cpu,
 )
+from tests.prometheus_servers import PrometheusServers
 
 
 def test_sampler_sees_a_busy_child_of_a_manifest_process(tmp_path: Path) -> None:
@@ -53,56 +49,42 @@ def test_manifest_pids_refuses_an_unreadable_manifest(tmp_path: Path) -> None:
         manifest_pids(tmp_path / "missing.json")
 
 
-class _Prometheus(BaseHTTPRequestHandler):
-    answers: dict[str, Any] = {}
-    seen: list[dict[str, list[str]]] = []
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        query = parse_qs(parts.query)
-        self.seen.append(query)
-        status, body = self.answers.get(query.get("query", [""])[0], (400, {"status": "error"}))
-        data = json.dumps(body).encode()
-        self.send_response(status if parts.path == "/api/v1/query_range" else 404)
-        self.send_header("content-type", "application/json")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
+CPU_QUERY = 'sum(rate(process_cpu_seconds_total{job="prometheus"}[5s]))'
 
 
-@pytest.fixture
-def prometheus() -> Iterator[str]:
-    """A stand-in serving the Prometheus query API's JSON (not a real Prometheus)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Prometheus)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+@pytest.mark.prometheus
+async def test_promql_cpu_from_the_real_prometheus(prometheus: PrometheusServers) -> None:
+    """Prometheus's own CPU (it scrapes itself every second): a small positive fraction."""
+    prometheus.wait_for('count_over_time(process_cpu_seconds_total{job="prometheus"}[10s]) >= 9')
+    end = time.time()
+    async with asyncio.timeout(20):
+        samples = await query_prometheus_cpu(prometheus.prometheus_url, CPU_QUERY, end - 4, end)
+    assert len(samples) >= 4
+    assert [s.at for s in samples] == sorted(s.at for s in samples)
+    assert all(0.0 <= s.fraction < 2.0 for s in samples)
+    assert any(s.fraction > 0.0 for s in samples)
 
 
-async def test_promql_range_query_sums_series_per_timestamp(prometheus: str) -> None:
-    _Prometheus.answers = {
-        "cpu": (200, {"status": "success", "data": {"resultType": "matrix", "result": [
-            {"metric": {"pod": "a"}, "values": [[100, "0.25"], [101, "0.5"]]},
-            {"metric": {"pod": "b"}, "values": [[100, "0.25"], [101, "0.1"]]},
-        ]}}),
-        "bad": (422, {"status": "error", "errorType": "bad_data", "error": "parse error"}),
-    }
-    async with asyncio.timeout(10):
-        samples = await query_prometheus_cpu(prometheus, "cpu", 100.0, 101.0)
-        assert [(s.at, s.fraction) for s in samples] == [(100.0, 0.5), (101.0, 0.6)]
-        assert _Prometheus.seen[-1]["start"] == ["100.000"]
-        assert _Prometheus.seen[-1]["step"] == ["1"]
-        with pytest.raises(ResourceError, match="422"):
-            await query_prometheus_cpu(prometheus, "bad", 100.0, 101.0)
+@pytest.mark.prometheus
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("sum(rate(process_cpu_seconds_total[5s])", "parse error"),
+        ('sum(rate(no_such_cpu_metric{job="x"}[5s]))', "empty result"),
+        ("vector(0) / vector(0)", "not a utilisation"),
+    ],
+)
+async def test_promql_cpu_refuses_what_it_cannot_judge(
+    prometheus: PrometheusServers, query: str, words: str
+) -> None:
+    end = time.time()
+    async with asyncio.timeout(20):
+        with pytest.raises(ResourceError, match=words) as caught:
+            await query_prometheus_cpu(prometheus.prometheus_url, query, end - 3, end)
+    assert query in str(caught.value)
 
 
 async def test_promql_unreachable_is_a_resource_error() -> None:
     async with asyncio.timeout(10):
-        with pytest.raises(ResourceError, match="failed"):
+        with pytest.raises(ResourceError, match="unreachable"):
             await query_prometheus_cpu("http://127.0.0.1:9", "cpu", 0.0, 1.0, timeout_s=2)
