@@ -28,13 +28,13 @@ from typing import cast
 from rich.console import Console
 
 from harness import stages as stage_registry
+from harness.api import InvalidRun, PreparedRun, event_log, prepare_run, resolve_suite
 from harness.config import load_suite
 from harness.config.suite import TargetKindName
 from harness.engine import (
     RunOptions,
     RunResult,
     interrupted_before_start,
-    new_run_id,
     run_suite,
 )
 from harness.events import Emit, RunInterrupted
@@ -44,7 +44,6 @@ from harness.reporters import fan_out, write_reports
 from harness.reporters.console import ConsoleReporter
 from harness.reporters.event_log import EventLog
 from harness.runner import Problem
-from harness.targets.local import fault_spec_problems
 
 EXIT_INVALID = 2
 EXIT_INTERRUPTED = 130
@@ -118,20 +117,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def resolve_suite_path(given: str | None) -> Path:
-    """A suite path as given (relative to the cwd), else relative to the project root."""
-    if given is None:
-        return project_root() / DEFAULT_SUITE
-    path = Path(given)
-    if path.is_absolute() or path.exists():
-        return path.resolve()
-    return project_root() / path
+    return resolve_suite(given, DEFAULT_SUITE)
+
+
+def _plugin_problems() -> list[Problem]:
+    env = Path("$HARNESS_PLUGINS")
+    return [Problem(env, None, "plugins", line) for line in stage_registry.load_plugins()]
 
 
 def _load(given: str | None) -> tuple[Suite | None, list[Problem]]:
-    plugin_problems = stage_registry.load_plugins()
+    plugin_problems = _plugin_problems()
     if plugin_problems:
-        env = Path("$HARNESS_PLUGINS")
-        return None, [Problem(env, None, "plugins", line) for line in plugin_problems]
+        return None, plugin_problems
     return load_suite(resolve_suite_path(given), base_dir=project_root())
 
 
@@ -170,46 +167,47 @@ def recover_command() -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    suite, problems = _load(args.suite)
-    if suite is None:
-        _print_problems(problems)
+    plugin_problems = _plugin_problems()
+    if plugin_problems:
+        _print_problems(plugin_problems)
         return EXIT_INVALID
-    target_kind = cast(TargetKindName | None, args.target)
-    if args.fault and (target_kind or suite.target.kind) != "local":
-        print("harness: --fault applies to the local testbed only", file=sys.stderr)
-        return EXIT_INVALID
-    bad_faults = fault_spec_problems(args.fault)
-    if bad_faults:
-        for index, message in bad_faults:
-            print(f"--fault {args.fault[index]!r}: {message}", file=sys.stderr)
-        return EXIT_INVALID
-    if args.dry_run:
-        as_usual = sorted(
-            {s.kind for s in suite.steps if not stage_registry.stage_for(s.kind).supports_dry_run}
-        )
-        if as_usual:
-            print(f"harness: --dry-run: {', '.join(as_usual)} steps run as usual", file=sys.stderr)
-    run_id = new_run_id()
-    report_dir = (args.report_dir or project_root() / "reports" / run_id).resolve()
-    options = RunOptions(
-        run_id=run_id,
-        report_dir=report_dir,
-        target_kind=target_kind,
-        extra_faults=tuple(args.fault),
-        dry_run=args.dry_run,
-    )
-    console = ConsoleReporter(Console(highlight=False, width=_console_width()))
-    report_dir.mkdir(parents=True, exist_ok=True)
-    event_log = EventLog(report_dir / "events.jsonl")
-    emit = fan_out(console, event_log)
     try:
-        result = asyncio.run(_run_with_signals(suite, options, emit, console))
-        with _signals_ignored("harness: writing the reports; please wait"):
-            write_reports(result, report_dir)
-        console.final(result, str(report_dir))
-    finally:
-        event_log.close()
+        prepared = prepare_run(
+            resolve_suite_path(args.suite),
+            report_dir=args.report_dir,
+            target=cast(TargetKindName | None, args.target),
+            faults=tuple(args.fault),
+            dry_run=args.dry_run,
+        )
+        if args.dry_run:
+            _say_dry_run(prepared.suite)
+        with event_log(prepared.options.report_dir) as log:
+            return _run_and_report(prepared, log)
+    except InvalidRun as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        if exc.counted:
+            print(f"harness: {len(exc.lines)} problem(s) found", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def _run_and_report(prepared: PreparedRun, log: EventLog) -> int:
+    console = ConsoleReporter(Console(highlight=False, width=_console_width()))
+    emit = fan_out(console, log)
+    report_dir = prepared.options.report_dir
+    result = asyncio.run(_run_with_signals(prepared.suite, prepared.options, emit, console))
+    with _signals_ignored("harness: writing the reports; please wait"):
+        result = write_reports(result, report_dir)
+    console.final(result, str(report_dir))
     return result.exit_code
+
+
+def _say_dry_run(suite: Suite) -> None:
+    as_usual = sorted(
+        {s.kind for s in suite.steps if not stage_registry.stage_for(s.kind).supports_dry_run}
+    )
+    if as_usual:
+        print(f"harness: --dry-run: {', '.join(as_usual)} steps run as usual", file=sys.stderr)
 
 
 @contextlib.contextmanager

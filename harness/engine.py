@@ -40,7 +40,9 @@ from harness.stage_stream import StageStream
 from harness.status import Status
 from harness.target import Target
 from harness.targets import TargetOptions, TargetUnavailable, open_target
-from harness.verdict import StageVerdict, Verdict, judge_run, judge_stage
+from harness.verdict import RunResult, StageVerdict, judge_run, judge_stage
+
+__all__ = ["RunOptions", "RunResult", "interrupted_before_start", "new_run_id", "run_suite"]
 
 INTERRUPTED = "Ctrl-C or SIGTERM"
 
@@ -58,22 +60,6 @@ class RunOptions:
     target_kind: TargetKindName | None = None  # overrides the suite's target.kind
     extra_faults: tuple[str, ...] = ()  # local testbed fault switches
     dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class RunResult:
-    run_id: str
-    suite: str
-    target: dict[str, object]
-    started_at: float
-    finished_at: float
-    verdict: Verdict
-    interrupted: bool = False
-    recovered: tuple[str, ...] = ()
-
-    @property
-    def exit_code(self) -> int:
-        return 130 if self.interrupted else self.verdict.status.exit_code()
 
 
 @dataclass
@@ -122,6 +108,7 @@ async def run_suite(suite: Suite, options: RunOptions, emit: Emit) -> RunResult:
         verdict=verdict,
         interrupted=interrupted is not None,
         recovered=recovered,
+        report_dir=options.report_dir,
     )
 
 
@@ -137,6 +124,7 @@ def interrupted_before_start(suite: Suite, options: RunOptions) -> RunResult:
         finished_at=now,
         verdict=judge_run(stages, None, INTERRUPTED),
         interrupted=True,
+        report_dir=options.report_dir,
     )
 
 

@@ -7,7 +7,8 @@ criterion is ERROR (no vacuous PASS); a run in which nothing ran is ERROR.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from harness.outcome import StepOutcome, judged
 from harness.status import Status, worst
@@ -30,6 +31,37 @@ class Verdict:
     def steps(self) -> tuple[tuple[str, StepOutcome], ...]:
         """(stage name, judged outcome) for every step, in plan order."""
         return tuple((stage.name, step) for stage in self.stages for step in stage.steps)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run, judged: what the reporters, the exit code and the Python API read."""
+
+    run_id: str
+    suite: str
+    target: dict[str, object]
+    started_at: float
+    finished_at: float
+    verdict: Verdict
+    interrupted: bool = False
+    recovered: tuple[str, ...] = ()
+    report_dir: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return 130 if self.interrupted else self.verdict.status.exit_code()
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.status is Status.PASS and not self.interrupted
+
+
+def with_report_errors(result: RunResult, problems: Sequence[str]) -> RunResult:
+    """The result when reports could not be written: ERROR, naming each file, whatever
+    the steps said (a verdict nobody can read is no PASS)."""
+    verdict = result.verdict
+    reason = "; ".join(problems) + f" (the run itself: {verdict.status.value}, {verdict.reason})"
+    return replace(result, verdict=Verdict(Status.ERROR, reason, verdict.stages))
 
 
 def judge_step(outcome: StepOutcome) -> StepOutcome:

@@ -1,8 +1,10 @@
-"""Reporters: consumers of the typed event stream and of the final result.
+"""Reporters: consumers of the typed event stream and of the judged result
+(:class:`harness.verdict.RunResult`); none of them knows the engine.
 
-``write_reports`` writes verdict.json, junit.xml and summary.md into the report
-directory (also for an interrupted run); the console reporter and the event log
-consume events live.
+``write_reports`` writes junit.xml and summary.md, then verdict.json last and
+atomically (also for an interrupted run): a reader that finds verdict.json finds every
+other report beside it. A report that cannot be written makes the verdict ERROR, naming
+the file and the OS error. The console reporter and the event log consume events live.
 """
 
 from __future__ import annotations
@@ -13,22 +15,49 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.engine import RunResult
 from harness.events import Emit, Event
 from harness.reporters.junit import write_junit
 from harness.reporters.summary_md import write_summary
-from harness.reporters.verdict_json import write_verdict_json
+from harness.reporters.verdict_json import VERDICT_FILE, write_verdict_json
+from harness.verdict import RunResult, with_report_errors
 
-__all__ = ["fan_out", "write_reports"]
+__all__ = ["REPORTS", "fan_out", "write_reports"]
+
+WriteReport = Callable[[RunResult, Path], Path]
+
+REPORTS: tuple[tuple[str, WriteReport], ...] = (
+    ("junit.xml", write_junit),
+    ("summary.md", write_summary),
+)
+"""The reports written before verdict.json: (file name, writer)."""
 
 
-def write_reports(result: RunResult, report_dir: Path) -> list[Path]:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    return [
-        write_verdict_json(result, report_dir),
-        write_junit(result, report_dir),
-        write_summary(result, report_dir),
-    ]
+def write_reports(result: RunResult, report_dir: Path) -> RunResult:
+    """Every report, verdict.json last; the result as reported (ERROR if a report could
+    not be written)."""
+    problems: list[str] = []
+    as_run = result
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        problems.append(_cannot_write(report_dir, exc))
+    for name, write in REPORTS:
+        try:
+            write(result, report_dir)
+        except OSError as exc:
+            problems.append(_cannot_write(report_dir / name, exc))
+    if problems:
+        result = with_report_errors(result, problems)
+    try:
+        write_verdict_json(result, report_dir)
+    except OSError as exc:
+        problems.append(_cannot_write(report_dir / VERDICT_FILE, exc))
+        result = with_report_errors(as_run, problems)
+    return result
+
+
+def _cannot_write(path: Path, exc: OSError) -> str:
+    return f"cannot write {path}: {exc.strerror or exc}"
 
 
 def fan_out(*consumers: Callable[[Event], None]) -> Emit:

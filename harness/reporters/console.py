@@ -9,7 +9,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from harness.engine import RunResult
 from harness.events import (
     CriterionBreached,
     Event,
@@ -30,6 +29,7 @@ from harness.events import (
 )
 from harness.reporters.summary_md import why
 from harness.status import Status
+from harness.verdict import RunResult
 
 _STYLE = {Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "magenta", Status.SKIPPED: "dim"}
 INTERVAL_EVERY_S = 2.0

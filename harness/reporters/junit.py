@@ -5,9 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.engine import RunResult
+from harness.atomic_file import write_atomically
 from harness.outcome import CriterionResult, StepOutcome
 from harness.status import Status
+from harness.verdict import RunResult
 
 
 def junit_tree(result: RunResult) -> ET.ElementTree[ET.Element]:
@@ -85,5 +86,6 @@ def write_junit(result: RunResult, report_dir: Path) -> Path:
     path = report_dir / "junit.xml"
     tree = junit_tree(result)
     ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    data = ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True)
+    write_atomically(path, data + b"\n")
     return path

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.engine import RunResult
+from harness.atomic_file import write_atomically
 from harness.outcome import CriterionResult
 from harness.status import Status
+from harness.verdict import RunResult
 
 _ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️"}
 
@@ -66,5 +67,5 @@ def _md(text: str) -> str:
 
 def write_summary(result: RunResult, report_dir: Path) -> Path:
     path = report_dir / "summary.md"
-    path.write_text(render_summary(result), encoding="utf-8")
+    write_atomically(path, render_summary(result))
     return path

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic_file import write_atomically
-from harness.engine import RunResult
 from harness.outcome import StepOutcome
 from harness.reporters.paths import relative_artifact
+from harness.verdict import RunResult
 
 SCHEMA = "harness.verdict/1"
+VERDICT_FILE = "verdict.json"
 
 
 def iso_utc(at: float) -> str:
@@ -65,7 +66,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def write_verdict_json(result: RunResult, report_dir: Path) -> Path:
-    path = report_dir / "verdict.json"
+    path = report_dir / VERDICT_FILE
     text = json.dumps(verdict_document(result, report_dir), indent=2, allow_nan=False)
     write_atomically(path, text + "\n")
     return path

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import junitparser
 
-from harness.engine import RunResult
 from harness.outcome import CriterionResult, Mismatch, StepOutcome
 from harness.reporters import write_reports
 from harness.status import Status
-from harness.verdict import judge_run, judge_stage
+from harness.verdict import RunResult, judge_run, judge_stage
 
 
 def result(report: Path) -> RunResult:
@@ -67,3 +66,39 @@ def test_report_files(tmp_path: Path) -> None:
     assert "| contracts | registry-contract | contract | ❌ fail | 1/2 failed |" in summary
     assert "`consumer: register a model`: body mismatch; $.stage: expected a string, got 42" \
         in summary
+
+
+def passing(report: Path) -> RunResult:
+    load = StepOutcome(name="inference", kind="load", status=Status.PASS, summary="ok",
+                       criteria=(CriterionResult("p95 < 100ms", Status.PASS, observed=80.0),))
+    return RunResult(run_id="r", suite="smoke", target={"kind": "local"}, started_at=100.0,
+                     finished_at=101.0, verdict=judge_run([judge_stage("s", [load])]))
+
+
+def test_verdict_json_is_written_last(tmp_path: Path) -> None:
+    reported = write_reports(passing(tmp_path), tmp_path)
+    assert reported.exit_code == 0
+    written = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert set(written) == {"verdict.json", "junit.xml", "summary.md"}
+    assert written["verdict.json"] >= max(written["junit.xml"], written["summary.md"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_a_report_that_cannot_be_written_makes_the_verdict_error(tmp_path: Path) -> None:
+    (tmp_path / "junit.xml").mkdir()
+    reported = write_reports(passing(tmp_path), tmp_path)
+    assert reported.verdict.status is Status.ERROR and reported.exit_code == 2
+    assert reported.verdict.reason == (
+        f"cannot write {tmp_path / 'junit.xml'}: Is a directory "
+        "(the run itself: pass, all 1 steps passed)")
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    assert verdict["status"] == "error" and "junit.xml: Is a directory" in verdict["reason"]
+    assert "# harness: PASS" in (tmp_path / "summary.md").read_text()  # written before it
+
+
+def test_an_unwritable_verdict_json_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "verdict.json").mkdir()
+    reported = write_reports(passing(tmp_path), tmp_path)
+    assert reported.exit_code == 2
+    assert reported.verdict.reason.startswith(f"cannot write {tmp_path / 'verdict.json'}: ")
+    assert (tmp_path / "junit.xml").exists() and (tmp_path / "summary.md").exists()

@@ -93,3 +93,30 @@ def test_the_built_in_stages_are_one_explicit_list() -> None:
     assert [stage.kind for stage in stages.BUILTIN] == ["load", "contract", "chaos"]
     source = (PROJECT_ROOT / "harness" / "stages.py").read_text()
     assert "import_module(builtin" not in source and "_BUILTIN" not in source
+
+
+def test_a_report_that_cannot_be_written_is_an_error_not_a_silent_pass(
+    tmp_path: Path, health_url: str
+) -> None:
+    path = write_suite(tmp_path, SUITE.replace("observed: {p95: 120}", "observed: {p95: 90}"))
+    report = tmp_path / "report"
+    (report / "junit.xml").mkdir(parents=True)
+    result = harness(["run", str(path), "--report-dir", str(report)], health_url)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"cannot write {report / 'junit.xml'}: Is a directory" in result.stdout
+    assert "internal error" not in result.stderr
+    verdict = json.loads((report / "verdict.json").read_text())
+    assert verdict["status"] == "error"
+    assert {s["status"] for s in verdict["steps"]} == {"pass"}  # no step is blamed
+
+
+def test_a_report_dir_that_cannot_be_made_stops_the_run_before_it_starts(
+    tmp_path: Path, health_url: str
+) -> None:
+    path = write_suite(tmp_path, SUITE)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = harness(["run", str(path), "--report-dir", str(blocker / "report")], health_url)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"harness: cannot write {blocker / 'report' / 'events.jsonl'}: Not a directory")

@@ -1,0 +1,157 @@
+"""Running a suite from Python: :func:`run` (sync) and :func:`run_async` return the run's
+typed result (:class:`~harness.verdict.RunResult`: its ``verdict``, ``exit_code``, ...),
+with the same reports the CLI writes. The CLI's ``run`` is built from the same pieces.
+
+Bad input (an invalid suite, a refused ``--fault``, a report directory that cannot be
+written) raises :class:`InvalidRun` with the problems as lines; a failing system is a
+verdict, never an exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config import load_suite
+from harness.config.suite import TargetKindName
+from harness.engine import RunOptions, new_run_id, run_suite
+from harness.events import Emit, Event
+from harness.paths import project_root
+from harness.plan import Suite
+from harness.reporters import fan_out, write_reports
+from harness.reporters.event_log import EventLog
+from harness.targets.local import fault_spec_problems
+from harness.verdict import RunResult
+
+
+class InvalidRun(Exception):
+    """The run cannot start: each line names the file, line and field (or the option)."""
+
+    def __init__(self, lines: Sequence[str], *, counted: bool = False) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = tuple(lines)
+        self.counted = counted  # the problems of a suite file (the CLI counts them)
+
+
+@dataclass(frozen=True)
+class PreparedRun:
+    suite: Suite
+    options: RunOptions
+
+
+def resolve_suite(given: str | Path | None, default: str = "suites/smoke.yaml") -> Path:
+    """A suite path as given (relative to the cwd), else relative to the project root."""
+    if given is None:
+        return project_root() / default
+    path = Path(given)
+    if path.is_absolute() or path.exists():
+        return path.resolve()
+    return project_root() / path
+
+
+def prepare_run(
+    suite_path: Path,
+    *,
+    report_dir: Path | None = None,
+    target: TargetKindName | None = None,
+    faults: Sequence[str] = (),
+    dry_run: bool = False,
+) -> PreparedRun:
+    """Load and check everything a run needs; raise InvalidRun with the problems."""
+    suite, problems = load_suite(suite_path, base_dir=project_root())
+    if suite is None:
+        raise InvalidRun([str(p) for p in problems], counted=True)
+    if faults and (target or suite.target.kind) != "local":
+        raise InvalidRun(["harness: --fault applies to the local testbed only"])
+    refused = fault_spec_problems(faults)
+    if refused:
+        raise InvalidRun([f"--fault {faults[i]!r}: {message}" for i, message in refused])
+    run_id = new_run_id()
+    options = RunOptions(
+        run_id=run_id,
+        report_dir=(report_dir or project_root() / "reports" / run_id).resolve(),
+        target_kind=target,
+        extra_faults=tuple(faults),
+        dry_run=dry_run,
+    )
+    return PreparedRun(suite, options)
+
+
+@contextlib.contextmanager
+def event_log(report_dir: Path) -> Iterator[EventLog]:
+    """``REPORT_DIR/events.jsonl``, open for the run; InvalidRun when the report directory
+    cannot be written (before anything starts, so that no step is blamed for it)."""
+    path = report_dir / "events.jsonl"
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+        log = EventLog(path)
+    except OSError as exc:
+        raise InvalidRun([f"harness: cannot write {path}: {exc.strerror or exc}"]) from None
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+async def run_async(
+    suite: str | Path,
+    *,
+    report_dir: str | Path | None = None,
+    target: TargetKindName | None = None,
+    faults: Sequence[str] = (),
+    dry_run: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunResult:
+    """Run a suite file; the reports are written to ``report_dir`` (default
+    ``reports/<run-id>/``). Cancel the task to interrupt the run (it still reports)."""
+    prepared = prepare_run(
+        resolve_suite(suite),
+        report_dir=Path(report_dir) if report_dir is not None else None,
+        target=target,
+        faults=faults,
+        dry_run=dry_run,
+    )
+    with event_log(prepared.options.report_dir) as log:
+        emit: Emit = fan_out(log, on_event) if on_event is not None else log
+        result = await run_suite(prepared.suite, prepared.options, emit)
+        return await asyncio.to_thread(write_reports, result, prepared.options.report_dir)
+
+
+def run(
+    suite: str | Path,
+    *,
+    report_dir: str | Path | None = None,
+    target: TargetKindName | None = None,
+    faults: Sequence[str] = (),
+    dry_run: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunResult:
+    """:func:`run_async` to its end. Inside a running event loop (an async test, a
+    notebook) it runs on a thread of its own."""
+    coroutine = run_async(
+        suite, report_dir=report_dir, target=target, faults=faults, dry_run=dry_run,
+        on_event=on_event,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    results: list[RunResult] = []
+    errors: list[BaseException] = []
+
+    def in_thread() -> None:
+        try:
+            results.append(asyncio.run(coroutine))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=in_thread, name="harness-run")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return results[0]
