@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from harness.config import load_suite
 from harness.config.suite import TargetKindName
@@ -97,45 +98,38 @@ def event_log(report_dir: Path) -> Iterator[EventLog]:
         log.close()
 
 
-async def run_async(
-    suite: str | Path,
-    *,
-    report_dir: str | Path | None = None,
-    target: TargetKindName | None = None,
-    faults: Sequence[str] = (),
-    dry_run: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-) -> RunResult:
+class RunOptionsGiven(TypedDict, total=False):
+    """The keyword arguments of :func:`run` and :func:`run_async`."""
+
+    report_dir: str | Path | None  # default reports/<run-id>/
+    target: TargetKindName | None  # overrides the suite's target.kind
+    faults: Sequence[str]  # local testbed fault switches
+    dry_run: bool  # steps of kinds that support it touch nothing
+    on_event: Callable[[Event], None] | None  # every event, as it happens
+
+
+async def run_async(suite: str | Path, **given: Unpack[RunOptionsGiven]) -> RunResult:
     """Run a suite file; the reports are written to ``report_dir`` (default
     ``reports/<run-id>/``). Cancel the task to interrupt the run (it still reports)."""
+    report_dir = given.get("report_dir")
     prepared = prepare_run(
         resolve_suite(suite),
         report_dir=Path(report_dir) if report_dir is not None else None,
-        target=target,
-        faults=faults,
-        dry_run=dry_run,
+        target=given.get("target"),
+        faults=tuple(given.get("faults", ())),
+        dry_run=given.get("dry_run", False),
     )
+    on_event = given.get("on_event")
     with event_log(prepared.options.report_dir) as log:
         emit: Emit = fan_out(log, on_event) if on_event is not None else log
         result = await run_suite(prepared.suite, prepared.options, emit)
         return await asyncio.to_thread(write_reports, result, prepared.options.report_dir)
 
 
-def run(
-    suite: str | Path,
-    *,
-    report_dir: str | Path | None = None,
-    target: TargetKindName | None = None,
-    faults: Sequence[str] = (),
-    dry_run: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-) -> RunResult:
+def run(suite: str | Path, **given: Unpack[RunOptionsGiven]) -> RunResult:
     """:func:`run_async` to its end. Inside a running event loop (an async test, a
     notebook) it runs on a thread of its own."""
-    coroutine = run_async(
-        suite, report_dir=report_dir, target=target, faults=faults, dry_run=dry_run,
-        on_event=on_event,
-    )
+    coroutine = run_async(suite, **given)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
