@@ -23,6 +23,8 @@ class KubernetesTarget:
     kubeconfig: str | None = None
     allowed_namespaces: tuple[str, ...] = ()
     allowed_contexts: tuple[str, ...] = ()
+    allowed_actions: tuple[str, ...] = ()
+    allowed_external_targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

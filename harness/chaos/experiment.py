@@ -9,7 +9,7 @@ import importlib.util
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,17 +18,16 @@ import yaml
 
 from harness.chaos.allowlist import (
     BlastRadiusError,
-    check_kubernetes_scope,
     check_local_selector,
-    parse_label_selector,
 )
+from harness.chaos.kube.rules import KubePolicy, check_call, check_secrets, is_kubernetes_call
+from harness.chaos.kube.walk import ProviderCall, provider_calls
 
 LOCAL_DRIVER = "harness.chaos.driver"
-KUBERNETES_DRIVER = "chaosk8s"
+REPORTING_KUBE = "harness.chaos.kube."
 SELECTOR_ARGS = ("label_selector", "label_selectors")
-# Actions that remove a named Chaos Mesh resource select no pods: no selector needed.
-NAMED_RESOURCE_ACTIONS = frozenset({"delete_network_fault", "delete_stressor"})
 _SUBST_RE = re.compile(r"^\$\{(?P<key>[A-Za-z0-9_]+)\}$")
+_EMBEDDED_RE = re.compile(r"\$\{(?P<key>[A-Za-z0-9_]+)\}")
 
 
 class ExperimentError(ValueError):
@@ -72,16 +71,19 @@ class Experiment:
 
     @property
     def uses_local_driver(self) -> bool:
-        return any(_module(a).startswith(LOCAL_DRIVER) for _, a in self.activities())
+        return any(c.module.startswith(LOCAL_DRIVER) for c in provider_calls(self.data))
 
     @property
     def uses_kubernetes(self) -> bool:
-        return any(_module(a).startswith(KUBERNETES_DRIVER) for _, a in self.activities())
+        return any(is_kubernetes_call(c) for c in provider_calls(self.data))
 
-
-def _module(activity: dict[str, Any]) -> str:
-    provider = activity.get("provider")
-    return str(provider.get("module", "")) if isinstance(provider, dict) else ""
+    @property
+    def reports_injection(self) -> bool:
+        """Its fault actions report ``fault-injected`` (local driver, harness.chaos.kube)."""
+        return any(
+            c.role == "action" and c.module.startswith((LOCAL_DRIVER, REPORTING_KUBE))
+            for c in provider_calls(self.data)
+        )
 
 
 def _line_map(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
@@ -176,19 +178,33 @@ def defines(source: Path, name: str) -> bool:
     return False
 
 
-def configuration_value(experiment: Experiment, value: Any) -> Any:
-    """Resolve ``${key}`` against the experiment's configuration (env entries read the
-    environment, with their default), as chaoslib would substitute it."""
+def configuration_value(
+    experiment: Experiment, value: Any, env: Mapping[str, str] | None = None
+) -> Any:
+    """Resolve ``${key}`` against the experiment's configuration (env entries read ``env``,
+    default the process environment, with their default), as chaoslib would substitute it:
+    a whole-string ``${key}`` keeps the value's type, embedded ones are replaced as text."""
     if not isinstance(value, str):
         return value
     match = _SUBST_RE.match(value)
-    if not match:
-        return value
+    if match:
+        return _config_entry(experiment, match["key"], value, env)
+
+    def embedded(found: re.Match[str]) -> str:
+        return str(_config_entry(experiment, found["key"], found[0], env))
+
+    return _EMBEDDED_RE.sub(embedded, value)
+
+
+def _config_entry(
+    experiment: Experiment, key: str, unresolved: str, env: Mapping[str, str] | None
+) -> Any:
     config = experiment.data.get("configuration")
-    entry = config.get(match["key"]) if isinstance(config, dict) else None
+    entry = config.get(key) if isinstance(config, dict) else None
     if isinstance(entry, dict) and entry.get("type") == "env":
-        return os.environ.get(str(entry.get("key")), entry.get("default"))
-    return entry if entry is not None else value
+        source = os.environ if env is None else env
+        return source.get(str(entry.get("key")), entry.get("default"))
+    return entry if entry is not None else unresolved
 
 
 def check_structure(experiment: Experiment) -> list[ExperimentProblem]:
@@ -257,74 +273,46 @@ def check_blast_radius(
     allowed_namespaces: tuple[str, ...] | None = None,
     allowed_contexts: tuple[str, ...] = (),
     context: str | None = None,
+    allowed_actions: tuple[str, ...] = (),
+    external_targets: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
 ) -> list[ExperimentProblem]:
-    """Every selector and namespace of every fault activity within the allowlist.
+    """Every provider the experiment can call (probes, tolerance probes, actions, rollbacks,
+    controls) within the allowlist; see :mod:`harness.chaos.kube.rules` for Kubernetes.
 
     ``allowed_namespaces=None``: the target is not known yet (``harness validate``), so
-    Kubernetes namespaces and contexts are left to the run, which knows the target."""
+    Kubernetes namespaces and contexts are left to the run, which knows the target.
+    ``env``: the environment the experiment will see (``${ns}`` resolves against it)."""
     problems: list[ExperimentProblem] = []
-    for field, activity in experiment.activities():
-        module = _module(activity)
-        provider = activity.get("provider")
-        arguments = provider.get("arguments") if isinstance(provider, dict) else None
-        arguments = arguments if isinstance(arguments, dict) else {}
-        try:
-            if module.startswith(LOCAL_DRIVER):
-                for key in SELECTOR_ARGS:
-                    if key in arguments:
-                        check_local_selector(configuration_value(experiment, arguments[key]))
-                ns = configuration_value(experiment, arguments.get("ns", "default"))
-                if ns != "default":
-                    raise BlastRadiusError(
-                        f"namespace {ns!r}: the local testbed has only 'default'"
-                    )
-            elif module.startswith(KUBERNETES_DRIVER):
-                problems.extend(
-                    _check_kubernetes_activity(
-                        experiment,
-                        field,
-                        activity,
-                        arguments,
-                        allowed_namespaces,
-                        allowed_contexts,
-                        context,
-                    )
-                )
-        except BlastRadiusError as exc:
+    kube = experiment.uses_kubernetes
+    policy = KubePolicy(allowed_namespaces, allowed_actions, external_targets)
+
+    def resolve(value: Any) -> Any:
+        return configuration_value(experiment, value, env)
+
+    if kube:
+        for field, message in check_secrets(experiment.data):
+            problems.append(ExperimentProblem(field, message, experiment.line_of(field)))
+        if context is not None and allowed_contexts and context not in allowed_contexts:
             problems.append(
-                ExperimentProblem(
-                    f"{field}.provider.arguments", str(exc), experiment.line_of(field)
-                )
+                ExperimentProblem("target", f"kubernetes context {context!r} is not allowed")
             )
+    for call in provider_calls(experiment.data):
+        try:
+            if call.module.startswith(LOCAL_DRIVER):
+                _check_local_call(call, resolve)
+            elif kube:
+                check_call(call, resolve, policy)
+        except BlastRadiusError as exc:
+            field = f"{call.field}.arguments" if call.arguments else call.field
+            problems.append(ExperimentProblem(field, str(exc), experiment.line_of(field)))
     return problems
 
 
-def _check_kubernetes_activity(
-    experiment: Experiment,
-    field: str,
-    activity: dict[str, Any],
-    arguments: dict[str, Any],
-    allowed_namespaces: tuple[str, ...] | None,
-    allowed_contexts: tuple[str, ...],
-    context: str | None,
-) -> list[ExperimentProblem]:
-    keys = [k for k in SELECTOR_ARGS if k in arguments]
-    provider = activity.get("provider")
-    func = provider.get("func") if isinstance(provider, dict) else None
-    if activity.get("type") == "action" and not keys and func not in NAMED_RESOURCE_ACTIONS:
-        raise BlastRadiusError(
-            "a Kubernetes fault action without a label selector would pick from every pod "
-            "of the namespace: refused"
-        )
-    for key in keys:
-        value = configuration_value(experiment, arguments[key])
-        parse_label_selector(value if isinstance(value, str) else None)
-    if allowed_namespaces is not None:
-        ns = configuration_value(experiment, arguments.get("ns", "default"))
-        check_kubernetes_scope(
-            str(ns),
-            context,
-            allowed_namespaces=allowed_namespaces,
-            allowed_contexts=allowed_contexts,
-        )
-    return []
+def _check_local_call(call: ProviderCall, resolve: Callable[[Any], Any]) -> None:
+    for key in SELECTOR_ARGS:
+        if key in call.arguments:
+            check_local_selector(resolve(call.arguments[key]))
+    ns = resolve(call.arguments.get("ns", "default"))
+    if ns != "default":
+        raise BlastRadiusError(f"namespace {ns!r}: the local testbed has only 'default'")

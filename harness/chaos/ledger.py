@@ -13,6 +13,9 @@ Kinds and what reverting means (see :mod:`harness.chaos.recovery`):
   -> remove them again (HTTP; for serving, the fault-state file as a fallback).
 - ``ballast``: a file written to fill disk -> delete it.
 - ``pod-kill``: nothing can be undone; the revert checks that the replica count is back.
+- ``kube-object``: a Chaos Mesh object (context, namespace, kind, name in ``extra``) ->
+  delete it; a 404 counts as done (:mod:`harness.chaos.kube.objects`).
+- ``kube-ballast``: a file written into pods with exec -> ``rm`` it in each pod still there.
 """
 
 from __future__ import annotations
@@ -30,7 +33,16 @@ from harness.atomic_file import fsync_directory, write_atomically
 from harness.paths import ledger_dir
 
 LEDGER_SCHEMA = "harness.fault/1"
-FaultKind = Literal["freeze", "stress", "serving-fault", "registry-fault", "ballast", "pod-kill"]
+FaultKind = Literal[
+    "freeze",
+    "stress",
+    "serving-fault",
+    "registry-fault",
+    "ballast",
+    "pod-kill",
+    "kube-object",
+    "kube-ballast",
+]
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "freeze",
     "stress",
@@ -38,6 +50,8 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     "registry-fault",
     "ballast",
     "pod-kill",
+    "kube-object",
+    "kube-ballast",
 )
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from harness.chaos.kube.execs import revert_ballast
+from harness.chaos.kube.objects import revert_chaos_object
 from harness.chaos.ledger import FaultRecord, LedgerError, ProcessRef, read_records, remove_record
 from testbed.manifest import Manifest, ManifestError, live_pods, load_manifest, serving_master
 
@@ -247,6 +249,8 @@ REVERTERS: dict[str, Callable[[FaultRecord], Reverted]] = {
     "registry-fault": revert_registry_fault,
     "ballast": delete_ballast,
     "pod-kill": check_replicas,
+    "kube-object": lambda r: Reverted(*revert_chaos_object(r)),
+    "kube-ballast": lambda r: Reverted(*revert_ballast(r)),
 }
 
 

@@ -27,6 +27,14 @@ from harness.chaos.experiment import (
     load_experiment,
 )
 from harness.chaos.journal import judge_journal
+from harness.chaos.kube.scope import (
+    NAMESPACE_ENV,
+    KubeScope,
+    ScopeError,
+    child_env,
+    resolve_scope,
+    write_child_kubeconfig,
+)
 from harness.chaos.ledger import FaultRecord, read_records
 from harness.chaos.phases import PhaseTracker
 from harness.chaos.plan import describe_plan
@@ -59,10 +67,12 @@ class RunFiles:
     log: Path
     stdout: Path
     stderr: Path
+    kubeconfig: Path | None = None  # the child's single-context kubeconfig (work dir)
 
     @classmethod
-    def under(cls, work_dir: Path, artifact_dir: Path) -> RunFiles:
+    def under(cls, work_dir: Path, artifact_dir: Path, *, kube: bool = False) -> RunFiles:
         return cls(
+            kubeconfig=work_dir / "kubeconfig" if kube else None,
             experiment=artifact_dir / "experiment.json",
             settings=work_dir / "settings.yaml",
             journal=artifact_dir / "journal.json",
@@ -108,6 +118,8 @@ def with_control(data: Mapping[str, Any], events_path: Path) -> dict[str, Any]:
 
 
 def chaos_env(ctx: StepContext, files: RunFiles, run_tag: str) -> dict[str, str]:
+    """The child's environment; for a Kubernetes experiment, a kubeconfig holding only the
+    suite's context (written to the work dir) and the suite's namespace."""
     env = dict(os.environ)
     project_root = str(Path(__file__).resolve().parents[2])
     paths = [project_root, str(ctx.base_dir)]
@@ -120,12 +132,9 @@ def chaos_env(ctx: StepContext, files: RunFiles, run_tag: str) -> dict[str, str]
     env["PYTHONUNBUFFERED"] = "1"
     if ctx.target.manifest_path is not None:
         env["TESTBED_MANIFEST"] = str(ctx.target.manifest_path)
-    kube = ctx.target.kubernetes
-    if kube is not None:
-        if kube.kubeconfig:
-            env["KUBECONFIG"] = kube.kubeconfig
-        if kube.context:
-            env["KUBERNETES_CONTEXT"] = kube.context
+    if files.kubeconfig is not None:
+        scope = resolve_scope(ctx.target.kubernetes)
+        env = child_env(env, scope, write_child_kubeconfig(scope, files.kubeconfig))
     return env
 
 
@@ -224,13 +233,13 @@ async def run_chaos(ctx: StepContext) -> StepOutcome:
         experiment = load_experiment(path)
     except ExperimentError as exc:
         return error_outcome(spec.name, "chaos", str(exc), started_at=started_at)
-    kube = ctx.target.kubernetes
-    problems = check_structure(experiment) + check_blast_radius(
-        experiment,
-        allowed_namespaces=kube.allowed_namespaces if kube else (),
-        allowed_contexts=kube.allowed_contexts if kube else (),
-        context=kube.context if kube else None,
-    )
+    scope: KubeScope | None = None
+    if experiment.uses_kubernetes:
+        try:
+            scope = resolve_scope(ctx.target.kubernetes)
+        except ScopeError as exc:
+            return error_outcome(spec.name, "chaos", f"{path}: {exc}", started_at=started_at)
+    problems = check_structure(experiment) + blast_radius(ctx, experiment, scope)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         reason = f"refused before injecting anything: {problem_text(experiment, problems[0])}{more}"
@@ -242,38 +251,28 @@ async def run_chaos(ctx: StepContext) -> StepOutcome:
             f"{path}: the local fault driver needs the local testbed (no manifest on this target)",
             started_at=started_at,
         )
-    if experiment.uses_kubernetes:
-        refusal = kubernetes_refusal(ctx)
-        if refusal:
-            return error_outcome(spec.name, "chaos", f"{path}: {refusal}", started_at=started_at)
     if spec.dry_run or ctx.dry_run:
         return dry_run_outcome(ctx, spec, experiment, started_at)
     return await _run(ctx, spec, experiment, started_at)
 
 
-def kubeconfig_path(ctx: StepContext) -> Path:
+def blast_radius(
+    ctx: StepContext, experiment: Experiment, scope: KubeScope | None
+) -> list[ExperimentProblem]:
+    """The allowlist with the target known: namespaces, actions, external targets, and
+    ``${ns}`` resolved as the child will see it (``K8S_NAMESPACE`` from the target)."""
     kube = ctx.target.kubernetes
-    configured = (kube.kubeconfig if kube else None) or os.environ.get("KUBECONFIG")
-    return Path(configured or "~/.kube/config").expanduser()
-
-
-def kubernetes_refusal(ctx: StepContext) -> str:
-    """Why a chaostoolkit-kubernetes experiment must not run here ('' when it may).
-
-    Without a kubeconfig file chaosk8s silently falls back to KUBERNETES_HOST, default
-    http://localhost: whatever answers there would be hit. Refuse instead."""
-    kube = ctx.target.kubernetes
-    if kube is None:
-        return "a Kubernetes experiment needs the kubernetes target (context and allowlists)"
-    config = kubeconfig_path(ctx)
-    if not config.is_file():
-        return f"no kubeconfig at {config}: chaostoolkit-kubernetes would fall back to localhost"
-    if kube.allowed_contexts and (
-        kube.context is None or kube.context not in kube.allowed_contexts
-    ):
-        allowed = ", ".join(kube.allowed_contexts)
-        return f"kubernetes context {kube.context!r} is not allowed (allowed: {allowed})"
-    return ""
+    if scope is None or kube is None:
+        return check_blast_radius(experiment, allowed_namespaces=("default",))
+    return check_blast_radius(
+        experiment,
+        allowed_namespaces=scope.allowed_namespaces,
+        allowed_contexts=kube.allowed_contexts,
+        context=scope.context,
+        allowed_actions=kube.allowed_actions,
+        external_targets=kube.allowed_external_targets,
+        env={**os.environ, NAMESPACE_ENV: scope.namespace},
+    )
 
 
 def dry_run_outcome(
@@ -301,7 +300,7 @@ def dry_run_outcome(
 async def _run(
     ctx: StepContext, spec: ChaosStep, experiment: Experiment, started_at: float
 ) -> StepOutcome:
-    files = RunFiles.under(ctx.work_dir, ctx.artifact_dir)
+    files = RunFiles.under(ctx.work_dir, ctx.artifact_dir, kube=experiment.uses_kubernetes)
     files.experiment.write_text(json.dumps(with_control(experiment.data, files.events), indent=2))
     files.settings.write_text("runtime:\n  rollbacks:\n    strategy: always\n")
     files.events.write_text("")
@@ -387,7 +386,7 @@ def judge_run(
             )
         )
         summary = "timed out; " + summary
-    if experiment.uses_local_driver and not tracker.injected and journal is not None:
+    if experiment.reports_injection and not tracker.injected and journal is not None:
         rows.append(
             CriterionResult(
                 name="fault injected",

@@ -50,6 +50,10 @@ class KubernetesSpec(_Strict):
     kubeconfig: str | None = None
     allowed_namespaces: list[str] = Field(default_factory=list)
     allowed_contexts: list[str] = Field(default_factory=list)
+    # node- or namespace-level chaosk8s actions the experiments may call, by full name
+    allowed_actions: list[str] = Field(default_factory=list)
+    # Chaos Mesh externalTargets beyond the Services of allowed namespaces
+    allowed_external_targets: list[str] = Field(default_factory=list)
 
 
 class TargetSpec(_Strict):

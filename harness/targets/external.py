@@ -79,13 +79,19 @@ async def external_target(spec: ExternalSpec) -> AsyncIterator[Target]:
 
 
 def kubernetes_settings(spec: KubernetesSpec) -> KubernetesTarget:
-    """The cluster the chaos stage may act on, after the suite's allowlists."""
+    """The cluster the chaos stage may act on, after the suite's allowlists: an explicit
+    context that ``allowed_contexts`` names (never the kubeconfig's current context)."""
     context = spec.context or os.environ.get("KUBERNETES_CONTEXT") or None
-    if spec.allowed_namespaces and spec.namespace not in spec.allowed_namespaces:
+    namespaces = spec.allowed_namespaces or [spec.namespace]
+    if spec.namespace not in namespaces:
         raise TargetUnavailable(
             f"namespace {spec.namespace!r} is not in allowed_namespaces {spec.allowed_namespaces}"
         )
-    if spec.allowed_contexts and context not in spec.allowed_contexts:
+    if context is None:
+        raise TargetUnavailable(
+            "target.kubernetes.context is not set: name the cluster context explicitly"
+        )
+    if context not in spec.allowed_contexts:
         raise TargetUnavailable(
             f"kubernetes context {context!r} is not in allowed_contexts {spec.allowed_contexts}"
         )
@@ -95,6 +101,8 @@ def kubernetes_settings(spec: KubernetesSpec) -> KubernetesTarget:
         kubeconfig=spec.kubeconfig or os.environ.get("KUBECONFIG") or None,
         allowed_namespaces=tuple(spec.allowed_namespaces),
         allowed_contexts=tuple(spec.allowed_contexts),
+        allowed_actions=tuple(spec.allowed_actions),
+        allowed_external_targets=tuple(spec.allowed_external_targets),
     )
 
 

@@ -168,13 +168,24 @@ def unused_kubeconfig(tmp_path: Path) -> Path:
     return path
 
 
+def unused_target(tmp_path: Path, **fields: object) -> KubernetesTarget:
+    """A kubernetes target on the unused kubeconfig, its context explicitly allowed."""
+    base: dict[str, object] = {
+        "context": "none",
+        "allowed_contexts": ("none",),
+        "kubeconfig": str(unused_kubeconfig(tmp_path)),
+    }
+    return KubernetesTarget(**{**base, **fields})  # type: ignore[arg-type]
+
+
 async def test_kubernetes_experiment_without_kubeconfig_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HARNESS_CHAOS_BIN", str(fake_chaos(tmp_path, "sys.exit(0)\n")))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
-    step = make_context(tmp_path, spec, kubernetes=KubernetesTarget())
+    kube = KubernetesTarget(context="none", allowed_contexts=("none",))
+    step = make_context(tmp_path, spec, kubernetes=kube)
     async with asyncio.timeout(10):
         outcome = await STAGE.run(step.ctx)
     assert outcome.status is Status.ERROR and "kubeconfig" in outcome.summary
@@ -209,7 +220,7 @@ async def test_fake_chaos_is_never_pass(
 ) -> None:
     monkeypatch.setenv("HARNESS_CHAOS_BIN", str(fake_chaos(tmp_path, FAKES[behaviour])))
     spec = ChaosStep(name="c", experiment=K8S_POD_KILL, rollback_grace="1s")
-    kube = KubernetesTarget(kubeconfig=str(unused_kubeconfig(tmp_path)))
+    kube = unused_target(tmp_path)
     step = make_context(tmp_path, spec, kubernetes=kube, deadline_s=9.0)
     async with asyncio.timeout(30):
         outcome = await STAGE.run(step.ctx)
@@ -241,15 +252,34 @@ async def test_kubernetes_namespace_outside_allowlist_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HARNESS_CHAOS_BIN", str(fake_chaos(tmp_path, "sys.exit(0)\n")))
-    monkeypatch.setenv("K8S_NAMESPACE", "kube-system")
     spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
-    kube = KubernetesTarget(
-        allowed_namespaces=("default", "staging"), kubeconfig=str(unused_kubeconfig(tmp_path))
+    kube = unused_target(
+        tmp_path, namespace="kube-system", allowed_namespaces=("default", "staging")
     )
     step = make_context(tmp_path, spec, kubernetes=kube)
     async with asyncio.timeout(10):
         outcome = await STAGE.run(step.ctx)
     assert outcome.status is Status.ERROR and "kube-system" in outcome.summary
+    assert not (step.ctx.artifact_dir / "fake-ran").exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"context": None}, "context is not set"),
+        ({"allowed_contexts": ()}, "not in target.kubernetes.allowed_contexts"),
+        ({"allowed_contexts": ("staging",)}, "not in target.kubernetes.allowed_contexts"),
+    ],
+)
+async def test_kubernetes_run_needs_an_explicit_allowed_context(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fields: dict[str, object], message: str
+) -> None:
+    monkeypatch.setenv("HARNESS_CHAOS_BIN", str(fake_chaos(tmp_path, "sys.exit(0)\n")))
+    spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
+    step = make_context(tmp_path, spec, kubernetes=unused_target(tmp_path, **fields))
+    async with asyncio.timeout(10):
+        outcome = await STAGE.run(step.ctx)
+    assert outcome.status is Status.ERROR and message in outcome.summary, outcome.summary
     assert not (step.ctx.artifact_dir / "fake-ran").exists()
 
 
@@ -266,7 +296,7 @@ async def test_missing_chaos_executable_is_an_error_naming_it(
 ) -> None:
     monkeypatch.setenv("HARNESS_CHAOS_BIN", str(tmp_path / "no-such-chaos"))
     spec = ChaosStep(name="c", experiment=K8S_POD_KILL)
-    kube = KubernetesTarget(kubeconfig=str(unused_kubeconfig(tmp_path)))
+    kube = unused_target(tmp_path)
     step = make_context(tmp_path, spec, kubernetes=kube)
     async with asyncio.timeout(10):
         outcome = await STAGE.run(step.ctx)

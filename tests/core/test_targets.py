@@ -49,6 +49,19 @@ def test_kubernetes_allowlists() -> None:
         kubernetes_settings(KubernetesSpec(context="prod", allowed_contexts=["staging"]))
 
 
+def test_kubernetes_target_needs_an_explicit_allowed_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUBERNETES_CONTEXT", raising=False)
+    with pytest.raises(TargetUnavailable, match="context is not set"):
+        kubernetes_settings(KubernetesSpec(allowed_contexts=["staging"]))
+    with pytest.raises(TargetUnavailable, match="not in allowed_contexts"):
+        kubernetes_settings(KubernetesSpec(context="staging"))  # empty list allows nothing
+    only_default = kubernetes_settings(KubernetesSpec(namespace="ml", context="staging",
+                                                      allowed_contexts=["staging"]))
+    assert only_default.namespace == "ml"  # empty allowed_namespaces: the target's own
+
+
 async def test_readiness_by_probes(health_url: str) -> None:
     async with asyncio.timeout(10):
         await await_healthy({"serving": health_url}, timeout_s=2)
@@ -61,7 +74,8 @@ async def test_readiness_by_probes(health_url: str) -> None:
 async def test_external_and_kubernetes_targets(health_url: str, tmp_path: object) -> None:
     spec = TargetSpec.model_validate({
         "external": {"serving_url": health_url, "registry_url": health_url},
-        "kubernetes": {"namespace": "ml-serving"},
+        "kubernetes": {"namespace": "ml-serving", "context": "staging",
+                       "allowed_contexts": ["staging"]},
     })
     options = TargetOptions(report_dir=tmp_path, base_dir=tmp_path)  # type: ignore[arg-type]
     async with asyncio.timeout(10):
