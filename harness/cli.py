@@ -162,6 +162,11 @@ def recover_command() -> int:
     lines = recover_everything()
     for line in lines:
         print(line)
+    left = [line for line in lines if line.startswith(("NOT reverted", "skipped unreadable"))]
+    if left:
+        not_clean = f"harness: {len(left)} item(s) NOT reverted: the ledger is not clean"
+        print(not_clean, file=sys.stderr)
+        return EXIT_INVALID
     print(f"harness: {len(lines)} item(s) reverted" if lines else "harness: nothing to recover")
     return 0
 

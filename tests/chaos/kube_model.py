@@ -138,6 +138,8 @@ class Cluster:
     inject_delay_s: float = 0.2
     grace_s: float = 1.0
     mesh_broken: bool = False
+    forget_recovered: bool = False  # delete a Chaos Mesh object once it has recovered
+    on_create: list[Any] = field(default_factory=list)  # callbacks(body) at create time
     forbidden: set[str] = field(default_factory=set)
     pods: dict[str, Pod] = field(default_factory=dict)
     deployments: dict[str, Deployment] = field(default_factory=dict)
@@ -223,7 +225,7 @@ class Cluster:
                     for _ in range(missing):
                         self._new_pod(dep, ready_at=now + self.ready_delay_s)
                     dep.missing_since = None
-            for obj in self.chaos.values():
+            for obj in list(self.chaos.values()):
                 self._reconcile(obj, now)
 
     def _reconcile(self, obj: ChaosObject, now: float) -> None:
@@ -238,6 +240,9 @@ class Cluster:
         expired = duration is not None and now - obj.created_at >= duration_s(str(duration))
         if obj.injected_at is not None and obj.recovered_at is None and expired:
             self.recover(obj, now)
+            if self.forget_recovered:
+                name = obj.body["metadata"]["name"]
+                self.chaos = {k: v for k, v in self.chaos.items() if k[2] != name}
 
     def recover(self, obj: ChaosObject, now: float) -> None:
         obj.recovered_at = now

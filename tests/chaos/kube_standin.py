@@ -189,6 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
         if (ns, plural, name) in cluster.chaos:
             self._send(409, _status(409, f"{plural}.chaos-mesh.org {name!r} already exists"))
             return
+        for callback in cluster.on_create:
+            callback(body)
         body = {**body, "metadata": {**body["metadata"], "namespace": ns, "uid": str(uuid.uuid4())}}
         cluster.chaos[(ns, plural, name)] = ChaosObject(kind, ns, body, time.time())
         cluster.created_chaos.append(body)

@@ -283,23 +283,30 @@ def _own(name: str) -> list[tuple[FaultRecord, ChaosObject]]:
 
 def await_recovered(name: str, within_s: float = 30.0) -> list[str]:
     """Wait until Chaos Mesh reports ``AllRecovered`` for this run's ``name`` objects (their
-    ``duration`` ran out); fail when it does not come within ``within_s``."""
+    ``duration`` ran out; an object already gone counts); fail when it does not come
+    within ``within_s``."""
     api = client.CustomObjectsApi(api_client())
     done: list[str] = []
     for record, obj in _own(name):
-        deadline = time.monotonic() + within_s
-        while True:
-            current = _read(api, obj)
-            if _condition(current, "AllRecovered"):
-                break
-            if time.monotonic() > deadline:
-                raise ActivityFailed(
-                    f"{obj.kind} {obj.name}: not AllRecovered after {within_s:.0f}s"
-                )
-            time.sleep(POLL_S)
-        fault_reverted(obj.kind, obj.name, True, "AllRecovered", record.id)
-        done.append(obj.name)
+        detail = _recovered(api, obj, within_s)
+        fault_reverted(obj.kind, obj.name, True, detail, record.id)
+        done.append(f"{obj.name}: {detail}")
     return done
+
+
+def _recovered(api: Any, obj: ChaosObject, within_s: float) -> str:
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            if _condition(_read(api, obj), "AllRecovered"):
+                return "AllRecovered"
+        except ApiException as exc:
+            if exc.status == 404:
+                return "gone (404)"
+            raise ActivityFailed(f"reading {obj.kind} {obj.name}: {exc.status}") from None
+        if time.monotonic() > deadline:
+            raise ActivityFailed(f"{obj.kind} {obj.name}: not AllRecovered after {within_s:.0f}s")
+        time.sleep(POLL_S)
 
 
 def delete_chaos(name: str) -> list[str]:
