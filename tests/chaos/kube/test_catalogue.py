@@ -70,7 +70,7 @@ async def test_pod_kill_deletes_one_serving_pod_and_waits_for_its_replacement(
     assert deleted[0][0].startswith("model-serving-")
     after = {p.uid for p in kube_run.api.cluster.pods.values() if p.owner == "model-serving"}
     assert len(after) == 2 and after != before, "a replacement pod (new UID) serves"
-    assert [m.phase for m in step.ctx.timeline.marks] == ["baseline", "fault", "recovery"]
+    assert [m.phase for m in step.ctx.stage.phase_marks] == ["baseline", "fault", "recovery"]
     assert_clean(kube_run)
 
 
