@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidat
 from pydantic_core import PydanticCustomError
 
 from harness.criteria import Criterion, CriterionError, parse_criterion
+from harness.prometheus.criterion import PromqlCriterion, is_promql, parse_promql_criterion
 from harness.units import DurationS
 
 
@@ -39,6 +40,28 @@ ParsedCriterion = Annotated[
     Criterion,
     PlainValidator(_criterion),
     PlainSerializer(lambda criterion: criterion.text, return_type=str),
+]
+
+
+def _criterion_or_promql(raw: Any) -> Criterion | PromqlCriterion:
+    """Like :func:`_criterion`, and PromQL criteria (``{promql: ..., "<": 1}`` or
+    ``promql(...) < 1``) for the kinds that judge them (load)."""
+    if isinstance(raw, PromqlCriterion) or not is_promql(raw):
+        return raw if isinstance(raw, PromqlCriterion) else _criterion(raw)
+    try:
+        return parse_promql_criterion(raw)
+    except CriterionError as exc:
+        raise PydanticCustomError(
+            "criterion", "{message}", {"message": str(exc), "field": exc.field}
+        ) from None
+
+
+CriterionOrPromql = Annotated[
+    Criterion | PromqlCriterion,
+    PlainValidator(_criterion_or_promql),
+    PlainSerializer(
+        lambda c: c.text if isinstance(c, Criterion) else c.as_written(), return_type=Any
+    ),
 ]
 
 

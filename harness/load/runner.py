@@ -39,6 +39,8 @@ from harness.load.stream import IntervalStream
 from harness.load.tally import Tally
 from harness.outcome import CriterionResult, PhaseMark, StepOutcome, error_outcome, judged
 from harness.process import spawned, terminate
+from harness.prometheus.criterion import PromqlCriterion
+from harness.prometheus.judge import Window, judge_promql_criteria
 from harness.runner import StepContext
 from harness.status import Status
 
@@ -71,7 +73,8 @@ async def run_load(ctx: StepContext) -> StepOutcome:
             spec.name, "load", reason, started_at=started, finished_at=time.time(), **extra
         )
 
-    criteria = list(spec.criteria)
+    criteria = [c for c in spec.criteria if isinstance(c, Criterion)]
+    promql = [c for c in spec.criteria if isinstance(c, PromqlCriterion)]
     locustfile = (ctx.base_dir / spec.locustfile).resolve()
     facts = inspect_locustfile(locustfile)
     if facts.problem:
@@ -102,6 +105,7 @@ async def run_load(ctx: StepContext) -> StepOutcome:
         planned = max(spec.arrival_rate.rate, spec.arrival_rate.ramp_to or 0.0)
     ramp_s = 0.0 if spec.arrival_rate is not None else spec.users / spec.spawn_rate
     phased = [c for c in criteria if c.phase is not None or c.metric == "recovery_time"]
+    phased_promql = [c for c in promql if c.phase is not None]
     judge = Judge(
         criteria, spec.duration, planned, settle_s=ramp_s + 2.0, keep_intervals=bool(phased)
     )
@@ -155,7 +159,11 @@ async def run_load(ctx: StepContext) -> StepOutcome:
     results = judge.conclude(span_s, cpu, run.aborted_by)
     if cpu_problem:
         results = [_cpu_error(r, cpu_problem) for r in results]
-    if not criteria:
+    window = Window(run.started_at, run.ended_at)
+    results += await judge_promql_criteria(
+        ctx.target.prometheus_url, [c for c in promql if c.phase is None], window
+    )
+    if not spec.criteria:
         results = [
             CriterionResult(
                 name="requests > 0", status=Status.PASS, observed=float(total.requests),
@@ -188,12 +196,13 @@ async def run_load(ctx: StepContext) -> StepOutcome:
         started_at=started,
         finished_at=time.time(),
     )
-    if not phased:
+    if not phased and not phased_promql:
         return outcome
     intervals = list(judge.intervals)
 
-    def with_phases() -> StepOutcome:
-        every = [*results, *judge_phases(criteria, intervals, ctx.stage.phase_marks, cpu)]
+    def with_phases(promql_rows: Sequence[CriterionResult] = ()) -> StepOutcome:
+        marks = ctx.stage.phase_marks
+        every = [*results, *judge_phases(criteria, intervals, marks, cpu), *promql_rows]
         return outcome.with_(
             criteria=tuple(every),
             status=judged(every),
@@ -205,7 +214,11 @@ async def run_load(ctx: StepContext) -> StepOutcome:
     ctx.stage.hold(spec.name, with_phases())
     left_s = ctx.deadline_s - (time.time() - started) - 2.0
     await ctx.stage.others_ended(spec.name, timeout_s=max(left_s, 0.0))
-    return with_phases()
+    return with_phases(
+        await judge_promql_criteria(
+            ctx.target.prometheus_url, phased_promql, window, ctx.stage.phase_marks
+        )
+    )
 
 
 async def _drive(

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.step_model import JudgedStep
+from harness.step_model import CriterionOrPromql, JudgedStep
 from harness.units import DurationS
 
 
@@ -55,6 +55,11 @@ class RemoteWorkers(BaseModel):
 
 class LoadStep(JudgedStep):
     kind: Literal["load"] = "load"
+    criteria: tuple[CriterionOrPromql, ...] = Field(  # type: ignore[assignment]
+        default=(),
+        description='"p95 < 100ms", {expr, abort, for, phase}, or PromQL: '
+        '{promql: QUERY, "<": 1, over: end|window, phase, step, name}',
+    )
     locustfile: str
     user_classes: list[str] = Field(default_factory=list)
     service: Literal["serving", "registry", "orchestrator"] = "serving"

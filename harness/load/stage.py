@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.criteria import Criterion
 from harness.load.inspection import inspect_locustfile, unknown_classes
 from harness.load.runner import run_load
 from harness.load.spec import LoadStep
@@ -60,6 +61,8 @@ class LoadStage:
                     )
                 )
         for index, criterion in enumerate(spec.criteria):
+            if not isinstance(criterion, Criterion):
+                continue  # PromQL: judged against the target's Prometheus
             pipeline = criterion.metric == "completion_rate" or criterion.metric.startswith(
                 "pipeline_"
             )

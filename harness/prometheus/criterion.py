@@ -73,6 +73,19 @@ class PromqlCriterion:
     def holds(self, observed: float) -> bool:
         return OPS[self.op](observed, self.threshold)
 
+    def as_written(self) -> dict[str, Any]:
+        """The mapping form (parses back to an equal criterion)."""
+        written: dict[str, Any] = {"promql": self.query, self.op: self.threshold}
+        if self.over != "end":
+            written["over"] = self.over
+        if self.phase is not None:
+            written["phase"] = self.phase
+        if self.step_s != 1.0:
+            written["step"] = f"{self.step_s:g}s"
+        if self.label:
+            written["name"] = self.label
+        return written
+
     def worst(self, values: list[float]) -> float:
         """The value farthest on the wrong side (the one a reader needs to see)."""
         if self.op in ("<", "<="):

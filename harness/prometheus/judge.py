@@ -49,6 +49,17 @@ def phase_window(
     return Window(start, end) if end > start else None
 
 
+async def judge_promql_criteria(
+    prometheus_url: str | None,
+    criteria: Sequence[PromqlCriterion],
+    step: Window,
+    marks: Sequence[PhaseMark] = (),
+) -> list[CriterionResult]:
+    """Every criterion against the Prometheus at ``prometheus_url`` (None: each is ERROR)."""
+    client = PrometheusClient(prometheus_url) if prometheus_url else None
+    return [await judge_promql(client, criterion, step, marks) for criterion in criteria]
+
+
 async def judge_promql(
     client: PrometheusClient | None,
     criterion: PromqlCriterion,

@@ -88,3 +88,45 @@ def test_worst_value_is_on_the_wrong_side() -> None:
     assert below.worst([0.1, 3.0, 2.0]) == 3.0
     assert above.worst([0.1, 3.0, 2.0]) == 0.1
     assert equal.worst([1.0, 2.0]) == 2.0
+
+
+def test_a_load_step_parses_promql_criteria_once_and_dumps_them_back() -> None:
+    from harness.criteria import Criterion
+    from harness.load.spec import LoadStep
+    from harness.prometheus.criterion import PromqlCriterion
+
+    raw = {"promql": "sum(up)", ">=": 1, "over": "window", "phase": "fault", "name": "up"}
+    step = LoadStep.model_validate(
+        {"name": "x", "locustfile": "l.py", "criteria": ["p95 < 100ms", raw, "promql(up) > 0"]}
+    )
+    kinds = [type(c) for c in step.criteria]
+    assert kinds == [Criterion, PromqlCriterion, PromqlCriterion]
+    dumped = step.model_dump()["criteria"]
+    assert dumped[0] == "p95 < 100ms" and dumped[1] == raw
+    again = LoadStep.model_validate({"name": "x", "locustfile": "l.py", "criteria": dumped})
+    assert again.criteria == step.criteria
+
+
+def test_a_bad_promql_criterion_in_a_suite_names_file_line_and_field(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    suite = suites / "bad.yaml"
+    suite.write_text(
+        "name: bad\nstages:\n  - name: s\n    steps:\n      - name: load\n        kind: load\n"
+        "        locustfile: " + str(Path(__file__).resolve().parents[2] / "loadtests" /
+                                     "inference.py") + "\n"
+        "        criteria:\n          - promql: 'sum(up)'\n            over: all\n"
+        "            '<': 1\n"
+    )
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("harness")), "validate", str(suite)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2, done
+    assert f"{suite}:10:" in done.stderr + done.stdout
+    assert "'over' must be 'end'" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr

@@ -10,11 +10,14 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 
 from tests.prometheus_servers import PrometheusServers
 
@@ -56,6 +59,51 @@ def scraped_testbed(
         _testbed("down", manifest)
 
 
+def _suite(tmp_path: Path, testbed: dict[str, Any], prometheus_url: str) -> Path:
+    services = testbed["services"]
+    suite = {
+        "name": f"promql-{uuid.uuid4().hex[:8]}",
+        "target": {"kind": "external", "external": {
+            "registry_url": services["registry"]["url"],
+            "serving_url": services["serving"]["url"],
+            "orchestrator_url": services["orchestrator"]["url"],
+            "prometheus_url": prometheus_url,
+        }},
+        "stages": [{"name": "inference", "steps": [{
+            "name": "inference", "kind": "load",
+            "locustfile": str(ROOT / "loadtests" / "inference.py"),
+            "user_classes": ["InferenceUser"], "users": 4, "spawn_rate": 4, "duration": "8s",
+            "processes": 1, "stop_timeout": "1s", "timeout": "90s",
+            "env": {"HARNESS_THINK_TIME_S": "0.05,0.1"},
+            "criteria": [
+                {"promql": ERRORS, "<": 1, "name": "serving errors/s < 1"},
+                {"promql": 'min(up{job=~"serving|registry"})', "==": 1, "over": "window"},
+                'promql(sum(rate(ml_predictions_total{status="200"}[5s]))) > 5',
+            ],
+        }]}],
+    }
+    (tmp_path / "suites").mkdir(exist_ok=True)
+    path = tmp_path / "suites" / "promql.yaml"
+    path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    return path
+
+
+def _run(suite: Path, report_dir: Path, pushgateway_url: str) -> tuple[int, dict[str, Any]]:
+    env = {**os.environ, "HARNESS_PUSHGATEWAY_URL": pushgateway_url, "PACT_DO_NOT_TRACK": "true"}
+    done = subprocess.run(
+        [str(Path(PYTHON).with_name("harness")), "run", str(suite), "--report-dir",
+         str(report_dir)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )
+    verdict_path = report_dir / "verdict.json"
+    assert verdict_path.exists(), done.stdout[-3000:] + done.stderr[-3000:]
+    return done.returncode, json.loads(verdict_path.read_text())
+
+
+def _rows(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["name"]: row for row in verdict["steps"][0]["criteria"]}
+
+
 def test_series_exist_from_the_first_scrape(
     scraped_testbed: dict[str, Any], prometheus: PrometheusServers
 ) -> None:
@@ -66,3 +114,32 @@ def test_series_exist_from_the_first_scrape(
     assert {"200", "500", "503", "429", "422"} <= set(statuses)
     assert statuses["500"] == 0.0
     assert prometheus.wait_for('http_requests_total{job="registry",status="500"}')
+
+
+def test_promql_suite_passes_healthy_and_fails_faulted(
+    tmp_path: Path, scraped_testbed: dict[str, Any], prometheus: PrometheusServers
+) -> None:
+    suite = _suite(tmp_path, scraped_testbed, prometheus.prometheus_url)
+    code, verdict = _run(suite, tmp_path / "healthy", prometheus.pushgateway_url)
+    rows = _rows(verdict)
+    assert (code, verdict["status"]) == (0, "pass"), rows
+    assert rows["serving errors/s < 1"]["observed"] == 0.0
+    assert "instant query" in rows["serving errors/s < 1"]["reason"]
+    window = next(r for n, r in rows.items() if "[over window]" in n)
+    assert window["status"] == "pass" and "range query" in window["reason"]
+
+    serving = scraped_testbed["services"]["serving"]["url"]
+    admin = {"Authorization": f"Bearer {scraped_testbed['tokens']['admin']}"}
+    put = httpx.put(
+        serving + "/admin/faults", json={"faults": ["errors:rate=0.5"]}, headers=admin, timeout=10
+    )
+    assert put.status_code == 200, put.text
+    try:
+        code, verdict = _run(suite, tmp_path / "faulted", prometheus.pushgateway_url)
+    finally:
+        httpx.delete(serving + "/admin/faults", headers=admin, timeout=10)
+    rows = _rows(verdict)
+    assert (code, verdict["status"]) == (1, "fail"), rows
+    errors = rows["serving errors/s < 1"]
+    assert errors["status"] == "fail" and errors["observed"] > 1, errors
+    assert "breached by {}=" in errors["reason"]
