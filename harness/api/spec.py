@@ -18,13 +18,15 @@ A section set to ``false`` (or left out, for ``rate_limit`` and ``metrics``) is 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from harness.config.step_base import StepBase
 from harness.units import DurationS
 
+# A duration as suites write it; dumped as "5.000000s" so the driver's plan reads back.
+Seconds = Annotated[DurationS, PlainSerializer(lambda v: f"{v:.6f}s", when_used="json")]
 ServiceName = Literal["registry", "serving", "orchestrator"]
 ScopeName = Literal["read", "write", "admin", "none"]
 FuzzCheck = Literal["server_errors", "schema"]
@@ -44,7 +46,7 @@ class FuzzOptions(_Section):
     token: ScopeName = Field(
         default="write", description="scope of the token sent (admin would let it change faults)"
     )
-    budget: DurationS = Field(default=60.0, description="time for generated requests in all")
+    budget: Seconds = Field(default=60.0, description="time for generated requests in all")
     exclude: list[str] = Field(
         default_factory=list, description="operations not fuzzed: 'METHOD /path' patterns"
     )
@@ -83,7 +85,7 @@ class RateLimitOptions(_Section):
     token: ScopeName = "read"
     burst: int = Field(default=60, ge=2, le=2000, description="requests sent at once")
     concurrency: int = Field(default=4, ge=1, le=32)
-    recover_within: DurationS = Field(default=5.0, description="after the burst")
+    recover_within: Seconds = Field(default=5.0, description="after the burst")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -110,10 +112,10 @@ class ApiStep(StepBase):
         default="/openapi.json", description="a path on the service, a URL, or a file"
     )
     max_examples: int = Field(default=5, ge=1, le=1000)
-    request_timeout: DurationS = Field(default=5.0, description="per request; longer is a hang")
+    request_timeout: Seconds = Field(default=5.0, description="per request; longer is a hang")
     fuzz: FuzzOptions | Literal[False] = Field(default_factory=FuzzOptions)
     auth: AuthOptions | Literal[False] = Field(default_factory=AuthOptions)
     hostile: HostileOptions | Literal[False] = Field(default_factory=HostileOptions)
     rate_limit: RateLimitOptions | None = None
     metrics: MetricsOptions | None = None
-    timeout: DurationS = Field(default=300.0, description="hard deadline of the step")
+    timeout: Seconds = Field(default=300.0, description="hard deadline of the step")

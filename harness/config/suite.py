@@ -25,6 +25,9 @@ class TestbedSpec(_Strict):
     faults: list[str] = Field(default_factory=list)
     database_url: str | None = None
     ready_timeout: DurationS = 60.0
+    rate_limit_rps: float | None = Field(
+        default=None, gt=0, description="serving's rate limit (429 above it); none by default"
+    )
 
 
 class TokenEnvSpec(_Strict):

@@ -57,6 +57,8 @@ def up_argv(spec: TestbedSpec, testbed_dir: Path, extra_faults: tuple[str, ...])
         argv += ["--fault", fault]
     if spec.database_url:
         argv += ["--database-url", spec.database_url]
+    if spec.rate_limit_rps is not None:
+        argv += ["--rate-limit", f"{spec.rate_limit_rps:g}"]
     return argv
 
 
