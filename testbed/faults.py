@@ -10,10 +10,13 @@ Serving faults (applied to ``/predict`` and ``/model-info`` of every replica at 
 - ``errors:rate=0.05[,status=500]``
 - ``stall:seconds=5``
 - ``fragile``
+- ``no-rate-limit`` (the configured rate limit is not applied: no 429 however fast)
+- ``metric-renamed`` (``/metrics`` serves ``ml_predictions_*`` as ``ml_inference_requests_*``)
 
 Registry faults (passed through to ``python -m testbed.registry --fault NAME``):
 ``registry-rename-field``, ``registry-retype-field``, ``registry-wrong-status``,
-``registry-bad-enum``, ``db-down``.
+``registry-bad-enum``, ``db-down``, ``registry-auth-bypass`` (a read token passes for a
+write), ``registry-bad-id-500`` (a malformed model id answers 500 instead of 400).
 
 The serving fault state lives in one JSON file, written atomically (temp file + rename) and
 re-read by each replica when its mtime changes, so the admin endpoint (which lands on one
@@ -39,8 +42,12 @@ REGISTRY_FAULT_NAMES: tuple[str, ...] = (
     "registry-wrong-status",
     "registry-bad-enum",
     "db-down",
+    "registry-auth-bypass",
+    "registry-bad-id-500",
 )
-SERVING_FAULT_NAMES: tuple[str, ...] = ("latency", "errors", "stall", "fragile")
+SERVING_FAULT_NAMES: tuple[str, ...] = (
+    "latency", "errors", "stall", "fragile", "no-rate-limit", "metric-renamed"
+)  # fmt: skip
 FAULT_STATE_SCHEMA = "testbed.serving-faults/1"
 
 # Standard normal quantile of 0.99: sigma = ln(p99 / p50) / Z_99 for a lognormal.
@@ -130,6 +137,26 @@ class FragileFault:
 
 
 @dataclass(frozen=True)
+class NoRateLimitFault:
+    """The configured rate limit is not applied (a deployment that lost its limiter)."""
+
+    name: Literal["no-rate-limit"] = field(default="no-rate-limit", init=False)
+
+    def to_spec(self) -> str:
+        return "no-rate-limit"
+
+
+@dataclass(frozen=True)
+class MetricRenamedFault:
+    """``/metrics`` serves the prediction counter under another name (a dashboard breaks)."""
+
+    name: Literal["metric-renamed"] = field(default="metric-renamed", init=False)
+
+    def to_spec(self) -> str:
+        return "metric-renamed"
+
+
+@dataclass(frozen=True)
 class RegistryFault:
     """A registry fault, passed through to the registry process at ``up``."""
 
@@ -139,7 +166,9 @@ class RegistryFault:
         return self.name
 
 
-ServingFault = LatencyFault | ErrorFault | StallFault | FragileFault
+ServingFault = (
+    LatencyFault | ErrorFault | StallFault | FragileFault | NoRateLimitFault | MetricRenamedFault
+)
 Fault = ServingFault | RegistryFault
 
 
@@ -261,6 +290,12 @@ def parse_fault_spec(spec: str) -> Fault:
     if name == "fragile":
         _refuse_extra(spec, params, ())
         return FragileFault()
+    if name == "no-rate-limit":
+        _refuse_extra(spec, params, ())
+        return NoRateLimitFault()
+    if name == "metric-renamed":
+        _refuse_extra(spec, params, ())
+        return MetricRenamedFault()
     known = ", ".join((*SERVING_FAULT_NAMES, *REGISTRY_FAULT_NAMES))
     raise FaultSpecError(f"fault {spec!r}: unknown fault name {name!r} (known: {known})")
 

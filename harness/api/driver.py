@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from harness.api.results import CheckReport, Results, write_results
+from harness.api.results import CheckName, CheckReport, Results, write_results
 from harness.api.spec import ApiStep
 
 TOKENS_ENV = "HARNESS_API_TOKENS"
@@ -72,7 +72,7 @@ def _document_checks(
     try:
         ops = operations(load_document(openapi), scopes, secured)
     except DocumentError as exc:
-        for check in _document_check_names(step):
+        for check in _document_check_names(step):  # each one the step asked for
             results = _record(results, CheckReport(check, "error", 0, str(exc)), out)
         return results
     results = Results(results.service, len(ops), results.checks)
@@ -96,8 +96,8 @@ def _document_checks(
     return results
 
 
-def _document_check_names(step: ApiStep) -> list[str]:
-    names: list[str] = list(step.fuzz.checks) if step.fuzz else []
+def _document_check_names(step: ApiStep) -> list[CheckName]:
+    names: list[CheckName] = list(step.fuzz.checks) if step.fuzz else []
     return names + (["auth"] if step.auth else []) + (["hostile"] if step.hostile else [])
 
 

@@ -12,6 +12,7 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.core.failures import FailureGroup
@@ -47,8 +48,13 @@ class _Tally:
 
     def report(self, check: str, ops: Sequence[Operation], deadline_hit: bool) -> CheckReport:
         findings = [
-            Finding(f.operation, f"{f.problem} ({self.failures[k]} failing requests)", f.curl,
-                    f.status, f.answer)  # fmt: skip
+            Finding(
+                f.operation,
+                f"{f.problem} ({self.failures[k]} failing requests)",
+                f.curl,
+                f.status,
+                f.answer,
+            )
             for k, f in self.first.items()
             if k[0] == check
         ]
@@ -91,7 +97,9 @@ def fuzz(
             break
         except Exception as exc:  # hypothesis / schemathesis could not generate
             tally.errors.append(f"{op.label}: {type(exc).__name__}: {str(exc)[:200]}")
-    return tally.report("server_errors", ops, deadline_hit), tally.report("schema", ops, deadline_hit)
+    return tally.report("server_errors", ops, deadline_hit), tally.report(
+        "schema", ops, deadline_hit
+    )
 
 
 def _fuzz_operation(
@@ -112,7 +120,7 @@ def _fuzz_operation(
         phases=[Phase.explicit, Phase.generate],
     )
     @given(case=op.api.as_strategy())
-    def exercise(case: Case) -> None:
+    def exercise(case: Case[Any]) -> None:
         if time.monotonic() >= deadline:
             raise _OutOfTime
         _exercise(op, case, sender, base_url, headers, tally)
@@ -124,7 +132,7 @@ def _fuzz_operation(
 
 def _exercise(
     op: Operation,
-    case: Case,
+    case: Case[Any],
     sender: Sender,
     base_url: str,
     headers: dict[str, str],
@@ -132,7 +140,9 @@ def _exercise(
 ) -> None:
     kwargs = case.as_transport_kwargs(base_url=base_url, headers=headers)
     request_headers = {
-        k: v for k, v in kwargs.pop("headers", {}).items() if not k.lower().startswith("x-schemathesis")
+        k: v
+        for k, v in kwargs.pop("headers", {}).items()
+        if not k.lower().startswith("x-schemathesis")
     }
     answer = sender.send(op.label, headers=request_headers, **kwargs)
     tally.examples[op.label] += 1

@@ -8,7 +8,6 @@ document allows (an SQL-like string in a free-text field) may also succeed."""
 
 from __future__ import annotations
 
-
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -133,5 +132,3 @@ def _with_data(base: Mapping[str, Any], data: bytes, content_type: str) -> dict[
     request["headers"] = {**base.get("headers", {}), "Content-Type": content_type}
     request["data"] = data
     return request
-
-

@@ -11,7 +11,12 @@ from harness.api.spec import ApiStep
 from harness.outcome import CriterionResult, Mismatch
 from harness.status import Status
 
-_STATUS = {"pass": Status.PASS, "fail": Status.FAIL, "error": Status.ERROR, "skipped": Status.SKIPPED}
+_STATUS = {
+    "pass": Status.PASS,
+    "fail": Status.FAIL,
+    "error": Status.ERROR,
+    "skipped": Status.SKIPPED,
+}
 
 
 def expected_checks(step: ApiStep) -> list[CheckName]:
@@ -45,12 +50,13 @@ def _criterion(report: CheckReport) -> CriterionResult:
     name = criterion_name(report.check)
     if status is not Status.FAIL:
         return CriterionResult(
-            name, status, observed=report.probed, threshold=0, unit="requests",
-            reason="" if status is Status.PASS else report.detail,
+            name, status, observed=0 if status is Status.PASS else None, threshold=0,
+            unit="findings", reason=report.detail,
         )  # fmt: skip
     first = report.findings[0] if report.findings else None
     reason = report.detail if first is None else (
-        f"{len(report.findings)} failing: {first.operation}: {first.problem}"
+        f"{len(report.findings)} findings in {report.detail}; first: {first.operation}: "
+        f"{first.problem}"
     )  # fmt: skip
     mismatches = tuple(
         Mismatch(

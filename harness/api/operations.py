@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import schemathesis
+from schemathesis.core.result import Err
 from schemathesis.schemas import APIOperation, BaseSchema
 
 from harness.api.spec import ScopeName
@@ -35,7 +36,7 @@ class Operation:
     path_params: tuple[PathParam, ...]
     query_params: tuple[str, ...]
     json_body: bool
-    api: APIOperation = field(compare=False, repr=False)
+    api: APIOperation[Any, Any, Any, Any] = field(compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -52,7 +53,9 @@ def load_document(location: str) -> BaseSchema:
         return schemathesis.openapi.from_path(Path(location))
     except Exception as exc:  # schemathesis raises its own loader errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise DocumentError(f"cannot load the OpenAPI document {location}: {type(exc).__name__}: {first}") from None
+        raise DocumentError(
+            f"cannot load the OpenAPI document {location}: {type(exc).__name__}: {first}"
+        ) from None
 
 
 def scope_for(label: str, scopes: Mapping[str, ScopeName]) -> ScopeName:
@@ -70,10 +73,9 @@ def operations(
     raw_schema: dict[str, Any] = getattr(schema, "raw_schema", {})
     global_security = raw_schema.get("security") or []
     for result in schema.get_all_operations():
-        try:
-            api = result.ok()
-        except Exception as exc:
-            raise DocumentError(f"unusable operation in the OpenAPI document: {exc}") from None
+        if isinstance(result, Err):
+            raise DocumentError(f"unusable operation in the OpenAPI document: {result.err()}")
+        api = result.ok()
         raw: dict[str, Any] = api.definition.raw
         label = f"{api.method.upper()} {api.path}"
         declared = bool(raw.get("security", global_security))

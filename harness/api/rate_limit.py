@@ -43,9 +43,11 @@ def rate_limit(
     detail = (
         f"burst of {len(burst)} requests in {spent_s:.2f}s "
         f"({len(burst) / max(spent_s, 1e-6):.0f} req/s): "
-        + ", ".join(f"{n}× {s}" for s, n in sorted(counts.items()))
+        + ", ".join(f"{n} x {s}" for s, n in sorted(counts.items()))
     )
-    return CheckReport("rate_limit", "fail" if findings else "pass", len(burst), detail, tuple(findings))
+    return CheckReport(
+        "rate_limit", "fail" if findings else "pass", len(burst), detail, tuple(findings)
+    )
 
 
 def _burst(

@@ -105,7 +105,9 @@ def read_results(path: Path) -> Results:
     try:
         return _parse(data)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ResultsError(f"{path}: api results not in the {RESULTS_SCHEMA} form ({exc!r})") from None
+        raise ResultsError(
+            f"{path}: api results not in the {RESULTS_SCHEMA} form ({exc!r})"
+        ) from None
 
 
 def _parse(data: Any) -> Results:
@@ -113,7 +115,12 @@ def _parse(data: Any) -> Results:
         raise ValueError(f"schema is {data.get('schema')!r}")
     checks = []
     for raw in data["checks"]:
-        if raw["check"] not in CHECK_TITLES or raw["status"] not in ("pass", "fail", "error", "skipped"):
+        if raw["check"] not in CHECK_TITLES or raw["status"] not in (
+            "pass",
+            "fail",
+            "error",
+            "skipped",
+        ):
             raise ValueError(f"check {raw['check']!r} with status {raw['status']!r}")
         findings = tuple(
             Finding(

@@ -46,13 +46,9 @@ class Sender:
     def send(self, operation: str, **request: Any) -> Answer:
         """Send ``requests.Request(**request)``; never raises for a network failure."""
         prepared = self.session.prepare_request(requests.Request(**request))
-        curl = curl_command(
-            str(prepared.method),
-            str(prepared.url),
-            dict(prepared.headers),
-            prepared.body,
-            self.secrets,
-        )
+        body = prepared.body if isinstance(prepared.body, bytes | str) else None
+        headers = {str(k): str(v) for k, v in prepared.headers.items()}
+        curl = curl_command(str(prepared.method), str(prepared.url), headers, body, self.secrets)
         started = time.monotonic()
         self.sent += 1
         try:

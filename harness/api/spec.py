@@ -32,6 +32,7 @@ ScopeName = Literal["read", "write", "admin", "none"]
 FuzzCheck = Literal["server_errors", "schema"]
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
+_ALL_FUZZ_CHECKS: tuple[FuzzCheck, ...] = ("server_errors", "schema")
 DEFAULT_SCOPES: dict[str, ScopeName] = {"* /admin/*": "admin", "GET *": "read", "*": "write"}
 
 
@@ -42,7 +43,7 @@ class _Section(BaseModel):
 class FuzzOptions(_Section):
     """Generated requests (schemathesis, positive data) with the ``token`` scope."""
 
-    checks: list[FuzzCheck] = Field(default_factory=lambda: ["server_errors", "schema"])
+    checks: list[FuzzCheck] = Field(default_factory=lambda: list(_ALL_FUZZ_CHECKS))
     token: ScopeName = Field(
         default="write", description="scope of the token sent (admin would let it change faults)"
     )

@@ -21,7 +21,7 @@ from harness.api.judge import expected_checks, judge
 from harness.api.results import Results, ResultsError, read_results
 from harness.api.spec import ApiStep
 from harness.events import StepProgressed
-from harness.outcome import StepOutcome, error_outcome, judged
+from harness.outcome import CriterionResult, StepOutcome, error_outcome, judged
 from harness.process import run_to_end
 from harness.runner import Problem, StepContext
 from harness.status import Status
@@ -104,12 +104,16 @@ class ApiStage:
         secrets = [t for t in (tokens.read, tokens.write, tokens.admin) if t]
         env = {
             **os.environ,
-            TOKENS_ENV: json.dumps({"read": tokens.read, "write": tokens.write, "admin": tokens.admin}),
+            TOKENS_ENV: json.dumps(
+                {"read": tokens.read, "write": tokens.write, "admin": tokens.admin}
+            ),
             "PYTHONPATH": os.pathsep.join(
                 [str(_HARNESS_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
             ),
         }
-        ctx.emit(StepProgressed(step=spec.name, message=f"api checks of {spec.service} at {base_url}"))
+        ctx.emit(
+            StepProgressed(step=spec.name, message=f"api checks of {spec.service} at {base_url}")
+        )
         timeout_s = max(1.0, min(spec.timeout, ctx.deadline_s) - 2.0)
         try:
             finished = await run_to_end(
@@ -120,7 +124,9 @@ class ApiStage:
         finally:
             for path in (stdout_path, stderr_path, results_path):
                 redact_file(path, secrets)
-        artifacts = tuple(p for p in (plan_path, results_path, stdout_path, stderr_path) if p.exists())
+        artifacts = tuple(
+            p for p in (plan_path, results_path, stdout_path, stderr_path) if p.exists()
+        )
         unfinished = ""
         if finished.timed_out:
             unfinished = f"api driver did not finish within {timeout_s:.0f}s (killed)"
@@ -139,7 +145,7 @@ class ApiStage:
             name=spec.name,
             kind="api",
             status=status,
-            summary=_summary(spec, results, criteria, status),
+            summary=_summary(spec, results, criteria),
             criteria=tuple(criteria),
             metrics={"operations": results.operations,
                      "requests": {c.check: c.probed for c in results.checks}},
@@ -149,9 +155,12 @@ class ApiStage:
         )  # fmt: skip
 
 
-def _summary(spec: ApiStep, results: Results, criteria: list, status: Status) -> str:  # type: ignore[type-arg]
+def _summary(spec: ApiStep, results: Results, criteria: list[CriterionResult]) -> str:
     passed = sum(1 for c in criteria if c.status is Status.PASS)
-    text = f"{passed}/{len(criteria)} api checks of {spec.service} passed ({results.operations} operations)"
+    text = (
+        f"{passed}/{len(criteria)} api checks of {spec.service} passed "
+        f"({results.operations} operations)"
+    )
     bad = [c for c in criteria if c.status in (Status.FAIL, Status.ERROR)]
     if bad:
         text += f"; {bad[0].name}: {bad[0].reason}"

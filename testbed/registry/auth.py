@@ -10,13 +10,18 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from testbed.registry.errors import ApiError
+from testbed.registry.faults import AUTH_BYPASS, FaultSwitches
 from testbed.registry.tokens import Scope, Tokens
 
 _bearer = HTTPBearer(auto_error=False, description="read, write or admin token")
 
 
-def require_scope(tokens: Tokens, needed: Scope) -> Callable[..., None]:
-    """A dependency that lets the request through only with a token of ``needed`` scope."""
+def require_scope(
+    tokens: Tokens, needed: Scope, faults: FaultSwitches | None = None
+) -> Callable[..., None]:
+    """A dependency that lets the request through only with a token of ``needed`` scope.
+
+    With the ``registry-auth-bypass`` fault on, a read token passes for a write."""
 
     def check_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -31,7 +36,13 @@ def require_scope(tokens: Tokens, needed: Scope) -> Callable[..., None]:
         granted = tokens.scope_of(credentials.credentials)
         if granted is None:
             raise ApiError(403, "forbidden", "unknown token")
-        if granted < needed:
+        bypassed = (
+            faults is not None
+            and faults.is_on(AUTH_BYPASS)
+            and needed is Scope.WRITE
+            and granted is Scope.READ
+        )
+        if granted < needed and not bypassed:
             raise ApiError(
                 403,
                 "insufficient_scope",

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from testbed.registry.faults import BAD_ID_500
 from testbed.registry.schemas import ErrorBody
 
 log = logging.getLogger("testbed.registry")
@@ -87,6 +88,9 @@ def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     if first.get("type") == "json_invalid":
         return error_response(400, "invalid_json", f"the body is not valid JSON: {message}")
     if loc and loc[0] == "path":
+        faults = getattr(request.app.state, "faults", None)
+        if faults is not None and faults.is_on(BAD_ID_500):  # the fault: a crash, not a 400
+            return error_response(500, "internal", "internal error (ValueError)")
         return error_response(400, "invalid_path", f"invalid {field}: {message}", field=field)
     if loc and loc[0] in ("query", "header"):
         return error_response(400, "invalid_request", f"invalid {field}: {message}", field=field)

@@ -15,8 +15,12 @@ RETYPE_FIELD = "registry-retype-field"
 WRONG_STATUS = "registry-wrong-status"
 BAD_ENUM = "registry-bad-enum"
 DB_DOWN = "db-down"
+AUTH_BYPASS = "registry-auth-bypass"
+BAD_ID_500 = "registry-bad-id-500"
 KNOWN_FAULTS: tuple[str, ...] = get_args(FaultName)
-assert set(KNOWN_FAULTS) == {RENAME_FIELD, RETYPE_FIELD, WRONG_STATUS, BAD_ENUM, DB_DOWN}
+assert set(KNOWN_FAULTS) == {
+    RENAME_FIELD, RETYPE_FIELD, WRONG_STATUS, BAD_ENUM, DB_DOWN, AUTH_BYPASS, BAD_ID_500
+}  # fmt: skip
 
 
 class UnknownFault(ValueError):

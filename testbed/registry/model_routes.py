@@ -31,7 +31,7 @@ ModelNameParam = Annotated[str, Path(min_length=1, max_length=NAME_MAX_CHARS, pa
 def build_model_router(store: ModelStore, tokens: Tokens, faults: FaultSwitches) -> APIRouter:
     router = APIRouter(prefix="/models", tags=["models"])
     read = [Depends(require_scope(tokens, Scope.READ))]
-    write = [Depends(require_scope(tokens, Scope.WRITE))]
+    write = [Depends(require_scope(tokens, Scope.WRITE, faults))]
 
     def model_response(record: ModelRecord, status: int = 200) -> JSONResponse:
         return JSONResponse(apply_body_faults(record.to_body(), faults.active), status)

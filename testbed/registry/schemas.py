@@ -123,6 +123,8 @@ FaultName = Literal[
     "registry-wrong-status",
     "registry-bad-enum",
     "db-down",
+    "registry-auth-bypass",
+    "registry-bad-id-500",
 ]
 
 

@@ -185,7 +185,8 @@ def create_app() -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(render_metrics(), media_type=METRICS_CONTENT_TYPE)
+        renamed = replica.faults.current().find("metric-renamed") is not None
+        return Response(render_metrics(renamed), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/admin/faults")
     async def get_faults(request: Request) -> JSONResponse:

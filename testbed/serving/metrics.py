@@ -6,6 +6,8 @@ values of every replica land in files there and ``/metrics`` on any replica aggr
 
 from __future__ import annotations
 
+import re
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -33,10 +35,16 @@ start (a labelled counter has no series until its first ``.labels()``): ok, bad 
 rate limited, injected error (default status), not ready."""
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+RENAMED_PREDICTIONS = "ml_inference_requests"
+"""What the ``metric-renamed`` fault calls ``ml_predictions`` (a rename that breaks dashboards)."""
 
 
-def render_metrics() -> bytes:
+def render_metrics(renamed: bool = False) -> bytes:
     """All replicas' metrics in the Prometheus text format."""
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return generate_latest(registry)
+    text = generate_latest(registry)
+    if renamed:
+        name = rb"\bml_predictions(?=_total|_created|\s|\{)"
+        text = re.sub(name, RENAMED_PREDICTIONS.encode(), text)
+    return text

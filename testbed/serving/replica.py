@@ -150,7 +150,8 @@ class Replica:
 
     async def _refusal(self, arrived: float, release_at: list[float]) -> Refusal | None:
         state = self.faults.current()
-        if state.rate_limit_rps is not None and not self.bucket.try_take(state.rate_limit_rps):
+        limited = state.rate_limit_rps is not None and state.find("no-rate-limit") is None
+        if limited and state.rate_limit_rps and not self.bucket.try_take(state.rate_limit_rps):
             return Refusal(429, "rate_limited", f"over {state.rate_limit_rps:g} requests/s")
         stall_left_s = state.stall_until() - time.time()
         if stall_left_s > 0:
