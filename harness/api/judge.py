@@ -6,7 +6,7 @@ not finish (killed at its deadline, crashed) is ERROR, never a pass."""
 
 from __future__ import annotations
 
-from harness.api.results import CHECK_TITLES, CheckName, CheckReport, Results
+from harness.api.results import CHECK_EXPECTS, CHECK_TITLES, CheckName, CheckReport, Results
 from harness.api.spec import ApiStep
 from harness.outcome import CriterionResult, Mismatch
 from harness.status import Status
@@ -61,8 +61,10 @@ def _criterion(report: CheckReport) -> CriterionResult:
     mismatches = tuple(
         Mismatch(
             path=f.operation,
-            expected=f.problem,
-            actual=(f"{f.status} " if f.status is not None else "") + f.answer[:200],
+            expected=CHECK_EXPECTS[report.check],
+            actual=f"{f.problem}; answer: "
+            + (f"{f.status} " if f.status is not None else "")
+            + f.answer[:200],
             kind=f"request: {f.curl}" if f.curl else "",
         )
         for f in report.findings

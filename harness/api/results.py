@@ -27,6 +27,14 @@ CHECK_TITLES: dict[CheckName, str] = {
     "rate_limit": "rate limit answers 429 and recovers",
     "metrics": "metric names exposed",
 }
+CHECK_EXPECTS: dict[CheckName, str] = {
+    "server_errors": "no 5xx and an answer within the request timeout",
+    "schema": "an answer as the OpenAPI document declares it",
+    "auth": "401 without or with an unknown token, 403 with a smaller scope",
+    "hostile": "a 4xx for what the document forbids, never a 5xx or a hang",
+    "rate_limit": "429 above the rate, then served again",
+    "metrics": "every listed metric name on /metrics",
+}
 CheckStatus = Literal["pass", "fail", "error", "skipped"]
 MAX_ANSWER_CHARS = 300
 

@@ -1,0 +1,109 @@
+"""Fixtures for the api stage tests: one real local testbed (with a rate limit) per module,
+faults switched through its own admin endpoints, and the stage run as the engine runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from harness.api.spec import ApiStep
+from harness.api.stage import STAGE
+from harness.events import Event
+from harness.outcome import StageTimeline, StepOutcome
+from harness.runner import StepContext
+from harness.target import Target, Tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+RATE_LIMIT_RPS = 20.0
+FEATURES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
+REGISTRY_STEP: dict[str, Any] = {
+    "name": "registry-api",
+    "service": "registry",
+    "max_examples": 2,
+    "auth": {"unknown_token_status": 403},
+}
+SERVING_STEP: dict[str, Any] = {
+    "name": "serving-api",
+    "service": "serving",
+    "max_examples": 2,
+    "fuzz": {"checks": ["server_errors"]},
+    "auth": {"secured": ["* /admin/*"]},
+    "hostile": False,
+    "rate_limit": {"method": "POST", "path": "/predict", "json": {"features": FEATURES}},
+    "metrics": {"names": ["ml_predictions_total", "ml_prediction_latency"]},
+}
+
+
+@pytest.fixture(scope="module")
+def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    state = tmp_path_factory.mktemp("testbed")
+    manifest = state / "manifest.json"
+    argv = [
+        sys.executable, "-m", "testbed", "up", "--manifest", str(manifest),
+        "--state-dir", str(state), "--replicas", "1", "--rate-limit", f"{RATE_LIMIT_RPS:g}",
+    ]  # fmt: skip
+    up = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    try:
+        assert up.returncode == 0, up.stderr[-2000:]
+        raw = json.loads(manifest.read_text())
+        services = raw["services"]
+        yield Target(
+            kind="local",
+            registry_url=services["registry"]["url"],
+            serving_url=services["serving"]["url"],
+            orchestrator_url=services["orchestrator"]["url"],
+            tokens=Tokens(**raw["tokens"]),
+            manifest_path=manifest,
+        )
+    finally:
+        down = [sys.executable, "-m", "testbed", "down", "--manifest", str(manifest)]
+        subprocess.run(down, cwd=ROOT, capture_output=True, timeout=60)
+
+
+def set_faults(target: Target, registry: list[str], serving: list[str]) -> None:
+    """Switch the testbed's faults to exactly these (the rate limit stays configured)."""
+    headers = {"Authorization": f"Bearer {target.tokens.admin}"}
+    answer = httpx.put(
+        f"{target.registry_url}/admin/faults", json={"faults": registry}, headers=headers
+    )
+    assert answer.status_code == 200, answer.text
+    body = {"faults": serving, "rate_limit_rps": RATE_LIMIT_RPS}
+    answer = httpx.put(f"{target.serving_url}/admin/faults", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    time.sleep(0.3)  # every replica re-reads the fault state file when it changes
+
+
+@dataclass(frozen=True)
+class StepRun:
+    outcome: StepOutcome
+    events: list[Event]
+    artifact_dir: Path
+
+
+async def run_step(tmp_path: Path, target: Target, **spec: Any) -> StepRun:
+    step = ApiStep(**spec)
+    events: list[Event] = []
+    work = tmp_path / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    artifact_dir = tmp_path / "report" / step.name
+    ctx = StepContext(
+        run_id="test-run",
+        spec=step,
+        target=target,
+        artifact_dir=artifact_dir,
+        work_dir=work,
+        base_dir=ROOT,
+        emit=events.append,
+        timeline=StageTimeline(),
+        deadline_s=step.timeout,
+    )
+    return StepRun(await STAGE.run(ctx), events, artifact_dir)
