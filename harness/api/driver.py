@@ -3,102 +3,138 @@
 PLAN is ``{"step": <the api step as in the suite>, "base_url", "openapi"}``; the tokens
 come in ``$HARNESS_API_TOKENS`` (``{"read", "write", "admin"}``), never in a file. The
 checks run one after the other; RESULTS is rewritten after each, so a driver killed at
-its deadline still leaves the checks it finished. Every token is masked in RESULTS.
-Exit code 0 when RESULTS was written (whatever the checks found), 2 for a bad plan."""
+its deadline still leaves the checks it finished. A check that raises becomes an
+``error`` report naming the exception; the others still run. Every token is masked in
+RESULTS. Exit code 0 when RESULTS was written (whatever the checks found), 2 for misuse.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from harness.api.curl import mask
+from harness.api.judge import expected_checks
 from harness.api.results import CheckName, CheckReport, Results, write_results
+from harness.api.sender import Sender
 from harness.api.spec import ApiStep
 
 TOKENS_ENV = "HARNESS_API_TOKENS"
 
 
-def drive(step: ApiStep, base_url: str, openapi: str, tokens: Mapping[str, str], out: Path) -> None:
-    from harness.api.sender import Sender
+@dataclass(frozen=True)
+class Run:
+    """What every check gets."""
 
+    step: ApiStep
+    base_url: str
+    openapi: str
+    tokens: Mapping[str, str]
+    sender: Sender
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(t for t in self.tokens.values() if t)
+
+
+def drive(step: ApiStep, base_url: str, openapi: str, tokens: Mapping[str, str], out: Path) -> None:
     secrets = tuple(t for t in tokens.values() if t)
-    sender = Sender(step.request_timeout, secrets)
+    run = Run(step, base_url, openapi, tokens, Sender(step.request_timeout, secrets))
     results = Results(step.service)
     write_results(out, results)
     try:
-        if step.fuzz or step.auth or step.hostile:
-            results = _document_checks(step, sender, base_url, openapi, tokens, results, out)
-        if step.rate_limit is not None:
-            from harness.api.rate_limit import rate_limit
-
-            token = tokens.get(step.rate_limit.token, "")
-            report = rate_limit(step.rate_limit, base_url, token, step.request_timeout, secrets)
-            results = _record(results, report, out)
-        if step.metrics is not None:
-            from harness.api.metric_names import metric_names
-
-            report = metric_names(sender, base_url, step.metrics.path, step.metrics.names)
-            results = _record(results, report, out)
+        for names, check in _checks(run):
+            for report in _guarded(names, check, run):
+                results = results.with_check(report)
+                write_results(out, results)
     finally:
-        sender.close()
+        run.sender.close()
 
 
-def _record(results: Results, report: CheckReport, out: Path) -> Results:
-    results = results.with_check(report)
-    write_results(out, results)
-    return results
+def _checks(run: Run) -> list[tuple[list[CheckName], Callable[[Run], list[CheckReport]]]]:
+    step = run.step
+    checks: list[tuple[list[CheckName], Callable[[Run], list[CheckReport]]]] = []
+    document = _document_names(step)
+    if document:
+        checks.append((document, _document_checks))
+    if step.rate_limit is not None:
+        checks.append((["rate_limit"], _rate_limit))
+    if step.metrics is not None:
+        checks.append((["metrics"], _metrics))
+    return checks
 
 
-def _document_checks(
-    step: ApiStep,
-    sender: object,
-    base_url: str,
-    openapi: str,
-    tokens: Mapping[str, str],
-    results: Results,
-    out: Path,
-) -> Results:
+def _document_names(step: ApiStep) -> list[CheckName]:
+    """The checks that need the OpenAPI document, in the order they run."""
+    return [c for c in expected_checks(step) if c not in ("rate_limit", "metrics")]
+
+
+def _guarded(
+    names: Sequence[CheckName], check: Callable[[Run], list[CheckReport]], run: Run
+) -> list[CheckReport]:
+    try:
+        return check(run)
+    except Exception as exc:  # a driver bug or an unexpected answer: that check is ERROR
+        why = mask(f"{type(exc).__name__}: {exc}", run.secrets)[:500]
+        return [CheckReport(name, "error", 0, f"the check raised {why}") for name in names]
+
+
+def _document_checks(run: Run) -> list[CheckReport]:
     from harness.api.auth_matrix import auth_matrix
     from harness.api.fuzz import fuzz
     from harness.api.hostile import hostile_input
     from harness.api.operations import DocumentError, load_document, operations
-    from harness.api.sender import Sender
 
-    assert isinstance(sender, Sender)
+    step = run.step
     scopes = step.auth.scopes if step.auth else {}
     secured = step.auth.secured if step.auth else []
     try:
-        ops = operations(load_document(openapi), scopes, secured)
+        ops = operations(load_document(run.openapi), scopes, secured)
     except DocumentError as exc:
-        for check in _document_check_names(step):  # each one the step asked for
-            results = _record(results, CheckReport(check, "error", 0, str(exc)), out)
-        return results
-    results = Results(results.service, len(ops), results.checks)
+        return [CheckReport(name, "error", 0, str(exc)) for name in _document_names(step)]
+    reports: list[CheckReport] = []
     if step.fuzz:
         fuzzed = [op for op in ops if not op.matches(step.fuzz.exclude)]
-        token = tokens.get(step.fuzz.token, "")
-        reports = fuzz(fuzzed, sender, base_url, token, step.max_examples, step.fuzz.budget)
-        for report in reports:
-            if report.check in step.fuzz.checks:
-                results = _record(results, report, out)
+        token = run.tokens.get(step.fuzz.token, "")
+        pair = fuzz(fuzzed, run.sender, run.base_url, token, step.max_examples, step.fuzz.budget)
+        reports += [report for report in pair if report.check in step.fuzz.checks]
     if step.auth:
-        report = auth_matrix(ops, sender, base_url, tokens, step.auth.unknown_token_status)
-        results = _record(results, report, out)
+        status = step.auth.unknown_token_status
+        reports.append(auth_matrix(ops, run.sender, run.base_url, run.tokens, status))
     if step.hostile:
         probed = [op for op in ops if not op.matches(step.hostile.exclude)]
-        options = step.hostile
-        report = hostile_input(
-            probed, sender, base_url, tokens, options.oversized_bytes, options.nesting_depth
+        reports.append(
+            hostile_input(
+                probed,
+                run.sender,
+                run.base_url,
+                run.tokens,
+                step.hostile.oversized_bytes,
+                step.hostile.nesting_depth,
+            )
         )
-        results = _record(results, report, out)
-    return results
+    return reports
 
 
-def _document_check_names(step: ApiStep) -> list[CheckName]:
-    names: list[CheckName] = list(step.fuzz.checks) if step.fuzz else []
-    return names + (["auth"] if step.auth else []) + (["hostile"] if step.hostile else [])
+def _rate_limit(run: Run) -> list[CheckReport]:
+    from harness.api.rate_limit import rate_limit
+
+    options = run.step.rate_limit
+    assert options is not None
+    token = run.tokens.get(options.token, "")
+    return [rate_limit(options, run.base_url, token, run.step.request_timeout, run.secrets)]
+
+
+def _metrics(run: Run) -> list[CheckReport]:
+    from harness.api.metric_names import metric_names
+
+    options = run.step.metrics
+    assert options is not None
+    return [metric_names(run.sender, run.base_url, options.path, options.names)]
 
 
 def main(argv: list[str]) -> int:

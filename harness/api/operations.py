@@ -69,6 +69,18 @@ def operations(
     schema: BaseSchema, scopes: Mapping[str, ScopeName], secured: Sequence[str]
 ) -> list[Operation]:
     """Every operation of the document; ``DocumentError`` when one cannot be read."""
+    try:
+        return _operations(schema, scopes, secured)
+    except DocumentError:
+        raise
+    except Exception as exc:  # schemathesis asserts on documents of the wrong shape
+        why = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        raise DocumentError(f"the OpenAPI document cannot be read ({why})") from None
+
+
+def _operations(
+    schema: BaseSchema, scopes: Mapping[str, ScopeName], secured: Sequence[str]
+) -> list[Operation]:
     found: list[Operation] = []
     raw_schema: dict[str, Any] = getattr(schema, "raw_schema", {})
     global_security = raw_schema.get("security") or []

@@ -39,7 +39,7 @@ class Answer:
 class Sender:
     def __init__(self, timeout_s: float, secrets: Iterable[str]) -> None:
         self.timeout_s = timeout_s
-        self.secrets = tuple(s for s in secrets if s)
+        self.secrets: tuple[str, ...] = tuple(s for s in secrets if s)
         self.session = requests.Session()
         self.sent = 0
 

@@ -218,3 +218,30 @@ def test_bad_start_options_exit_2_with_a_clear_message(
     assert "Traceback" not in result.stderr
     if "--tokens-file" in args:
         assert str(files[args[1].strip("{}")]) in result.stderr  # the message names the file
+
+
+async def test_auth_bypass_lets_a_read_token_write(sqlite_registry: LiveRegistry) -> None:
+    async with asyncio.timeout(20), httpx.AsyncClient(base_url=sqlite_registry.url) as client:
+        read = sqlite_registry.headers("read")
+        body = {**SPEC, "version": "bypass"}
+        assert (await client.post("/models/register", json=body, headers=read)).status_code == 403
+        await set_faults(client, sqlite_registry, "registry-auth-bypass")
+        created = await client.post("/models/register", json=body, headers=read)
+        assert created.status_code == 201, created.text
+        # Only write is bypassed: admin still needs the admin token.
+        assert (await client.get("/admin/faults", headers=read)).status_code == 403
+        assert (await client.post("/models/register", json=body)).status_code == 401
+        await client.delete("/admin/faults", headers=sqlite_registry.headers("admin"))
+        again = await client.post("/models/register", json={**body, "version": "b2"}, headers=read)
+        assert again.status_code == 403
+
+
+async def test_bad_id_500_answers_a_malformed_id_with_500(sqlite_registry: LiveRegistry) -> None:
+    async with asyncio.timeout(20), httpx.AsyncClient(base_url=sqlite_registry.url) as client:
+        read = sqlite_registry.headers("read")
+        assert (await client.get("/models/abc", headers=read)).status_code == 400
+        await set_faults(client, sqlite_registry, "registry-bad-id-500")
+        assert (await client.get("/models/abc", headers=read)).status_code == 500
+        assert (await client.get("/models/999999", headers=read)).status_code == 404
+        await client.delete("/admin/faults", headers=sqlite_registry.headers("admin"))
+        assert (await client.get("/models/abc", headers=read)).status_code == 400
