@@ -26,15 +26,16 @@ from harness.api.spec import ApiStep
 TOKENS_ENV = "HARNESS_API_TOKENS"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Run:
-    """What every check gets."""
+    """What every check gets (``operations``: counted once the document is loaded)."""
 
     step: ApiStep
     base_url: str
     openapi: str
     tokens: Mapping[str, str]
     sender: Sender
+    operations: int = 0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -49,6 +50,7 @@ def drive(step: ApiStep, base_url: str, openapi: str, tokens: Mapping[str, str],
     try:
         for names, check in _checks(run):
             for report in _guarded(names, check, run):
+                results = Results(results.service, run.operations, results.checks)
                 results = results.with_check(report)
                 write_results(out, results)
     finally:
@@ -96,6 +98,7 @@ def _document_checks(run: Run) -> list[CheckReport]:
         ops = operations(load_document(run.openapi), scopes, secured)
     except DocumentError as exc:
         return [CheckReport(name, "error", 0, str(exc)) for name in _document_names(step)]
+    run.operations = len(ops)
     reports: list[CheckReport] = []
     if step.fuzz:
         fuzzed = [op for op in ops if not op.matches(step.fuzz.exclude)]
