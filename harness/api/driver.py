@@ -1,6 +1,6 @@
 """The api driver: ``python -m harness.api.driver PLAN RESULTS`` (a child of the stage).
 
-PLAN is ``{"step": <the api step as in the suite>, "base_url", "openapi"}``; the tokens
+PLAN is a :class:`harness.api.plan.DrivePlan`; the tokens
 come in ``$HARNESS_API_TOKENS`` (``{"read", "write", "admin"}``), never in a file. The
 checks run one after the other; RESULTS is rewritten after each, so a driver killed at
 its deadline still leaves the checks it finished. A check that raises becomes an
@@ -19,11 +19,10 @@ from pathlib import Path
 
 from harness.api.curl import mask
 from harness.api.judge import expected_checks
+from harness.api.plan import TOKENS_ENV, read_plan
 from harness.api.results import CheckName, CheckReport, Results, write_results
 from harness.api.sender import Sender
 from harness.api.spec import ApiStep
-
-TOKENS_ENV = "HARNESS_API_TOKENS"
 
 
 @dataclass
@@ -144,11 +143,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m harness.api.driver PLAN RESULTS", file=sys.stderr)
         return 2
-    plan = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    step = ApiStep.model_validate(plan["step"])
+    plan = read_plan(Path(argv[0]))
     raw_tokens = json.loads(os.environ.get(TOKENS_ENV) or "{}")
     tokens = {k: str(v) for k, v in raw_tokens.items() if v}
-    drive(step, str(plan["base_url"]), str(plan["openapi"]), tokens, Path(argv[1]))
+    drive(plan.step, plan.base_url, plan.openapi, tokens, Path(argv[1]))
     return 0
 
 

@@ -20,9 +20,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
-from harness.config.step_base import StepBase
+from harness.step_model import StepBase
 from harness.units import DurationS
 
 # A duration as suites write it; dumped as "5.000000s" so the driver's plan reads back.
@@ -120,3 +127,10 @@ class ApiStep(StepBase):
     rate_limit: RateLimitOptions | None = None
     metrics: MetricsOptions | None = None
     timeout: Seconds = Field(default=300.0, description="hard deadline of the step")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_criteria(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "criteria" in data:
+            raise ValueError("an api step is judged check by check; it takes no criteria")
+        return data

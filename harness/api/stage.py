@@ -15,9 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import BaseModel
+
 import harness
-from harness.api.driver import TOKENS_ENV
 from harness.api.judge import expected_checks, judge
+from harness.api.plan import TOKENS_ENV, DrivePlan
 from harness.api.results import Results, ResultsError, read_results
 from harness.api.spec import ApiStep
 from harness.events import StepProgressed
@@ -62,15 +64,15 @@ def redact_file(path: Path, secrets: list[str]) -> None:
 
 class ApiStage:
     kind = "api"
+    step_model = ApiStep
+    supports_dry_run = False
 
-    def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
+    def recover(self) -> list[str]:
+        return []  # its requests change nothing that a later run must put right
+
+    def check(self, spec: BaseModel, base_dir: Path, suite_file: Path) -> list[Problem]:
         assert isinstance(spec, ApiStep)
         problems: list[Problem] = []
-        if spec.criteria:
-            problems.append(
-                Problem(suite_file, None, f"{spec.name}.criteria",
-                        "an api step is judged check by check; it takes no criteria")
-            )  # fmt: skip
         if not expected_checks(spec):
             problems.append(
                 Problem(suite_file, None, spec.name, "every check is off: nothing to judge")
@@ -90,12 +92,7 @@ class ApiStage:
         ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
         base_url = service_url(spec, ctx.target)
         plan_path = ctx.artifact_dir / "api-plan.json"  # holds no secret
-        plan = {
-            "step": spec.model_dump(mode="json", by_alias=True),
-            "base_url": base_url,
-            "openapi": openapi_location(spec, base_url, ctx.base_dir),
-        }
-        plan_path.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+        DrivePlan(spec, base_url, openapi_location(spec, base_url, ctx.base_dir)).write(plan_path)
         results_path = ctx.artifact_dir / "api-results.json"
         results_path.unlink(missing_ok=True)
         stdout_path = ctx.artifact_dir / "driver.stdout.log"

@@ -18,8 +18,9 @@ import pytest
 from harness.api.spec import ApiStep
 from harness.api.stage import STAGE
 from harness.events import Event
-from harness.outcome import StageTimeline, StepOutcome
+from harness.outcome import StepOutcome
 from harness.runner import StepContext
+from harness.stage_stream import StageStream
 from harness.target import Target, Tokens
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +96,7 @@ async def run_step(tmp_path: Path, target: Target, **spec: Any) -> StepRun:
     work = tmp_path / "work"
     work.mkdir(parents=True, exist_ok=True)
     artifact_dir = tmp_path / "report" / step.name
+    stream = StageStream(events.append, [step.name])
     ctx = StepContext(
         run_id="test-run",
         spec=step,
@@ -102,8 +104,8 @@ async def run_step(tmp_path: Path, target: Target, **spec: Any) -> StepRun:
         artifact_dir=artifact_dir,
         work_dir=work,
         base_dir=ROOT,
-        emit=events.append,
-        timeline=StageTimeline(),
+        emit=stream.emit,
+        stage=stream,
         deadline_s=step.timeout,
     )
     return StepRun(await STAGE.run(ctx), events, artifact_dir)

@@ -4,6 +4,8 @@ Retry-After, the step model and the stage's checks (no network)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,6 +156,7 @@ def test_step_model_round_trips_through_the_plan() -> None:
         ({"request_timeout": 5}, "duration"),
         ({"rate_limit": {"path": "predict"}}, "pattern"),
         ({"auth": {"scopes": {"*": "root"}}}, "read"),
+        ({"criteria": ["p95 < 1ms"]}, "judged check by check; it takes no criteria"),
     ],
 )
 def test_step_model_refuses_bad_fields(fields: dict[str, object], message: str) -> None:
@@ -163,16 +166,22 @@ def test_step_model_refuses_bad_fields(fields: dict[str, object], message: str) 
 
 def test_stage_check_names_the_problems(tmp_path: Path) -> None:
     suite = tmp_path / "suite.yaml"
-    step = ApiStep(name="a", openapi="specs/none.json", criteria=["p95 < 1ms"])
+    step = ApiStep(name="a", openapi="specs/none.json")
     problems = [f"{p.field}: {p.message}" for p in STAGE.check(step, tmp_path, suite)]
-    assert problems == [
-        "a.criteria: an api step is judged check by check; it takes no criteria",
-        "a.openapi: no such file: specs/none.json",
-    ]
+    assert problems == ["a.openapi: no such file: specs/none.json"]
     off = ApiStep(name="b", fuzz=False, auth=False, hostile=False)
     assert [p.message for p in STAGE.check(off, tmp_path, suite)] == [
         "every check is off: nothing to judge"
     ]
+
+
+def test_the_orchestrator_never_imports_the_driver_side() -> None:
+    code = (
+        "import sys, harness.stages, harness.cli, harness.api.stage; "
+        "print(sorted(m for m in ('requests', 'schemathesis', 'hypothesis') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr
 
 
 def test_openapi_location(tmp_path: Path) -> None:
