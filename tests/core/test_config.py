@@ -62,7 +62,7 @@ def test_valid_suite_loads(tmp_path: Path) -> None:
       "phases are baseline, fault, recovery"]),
     ("        kind: fake", "        kind: fak",
      ["9: stages[0].steps[0].kind: unknown step kind 'fak' (did you mean 'fake'?); kinds are "
-      "chaos, contract, fake, load"]),
+      "api, chaos, contract, fake, load"]),
     ("      - name: a", "      - name: a b",
      ["8: stages[0].steps[0].name: String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]*$', "
       "got 'a b'"]),

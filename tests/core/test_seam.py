@@ -83,14 +83,14 @@ def test_the_core_names_no_stage(name: str) -> None:
         node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
     ] + [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
          for alias in node.names]
-    stage_packages = ("harness.load", "harness.contract", "harness.chaos", "testbed")
+    stage_packages = ("harness.load", "harness.contract", "harness.chaos", "harness.api", "testbed")
     assert not [m for m in imported if m.startswith(stage_packages)]
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
-    assert not strings & {"load", "contract", "chaos"}
+    assert not strings & {"load", "contract", "chaos", "api"}
 
 
 def test_the_built_in_stages_are_one_explicit_list() -> None:
-    assert [stage.kind for stage in stages.BUILTIN] == ["load", "contract", "chaos"]
+    assert [stage.kind for stage in stages.BUILTIN] == ["load", "contract", "chaos", "api"]
     source = (PROJECT_ROOT / "harness" / "stages.py").read_text()
     assert "import_module(builtin" not in source and "_BUILTIN" not in source
 
