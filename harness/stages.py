@@ -12,10 +12,10 @@ from __future__ import annotations
 import importlib
 import os
 
-from harness.api.stage import STAGE as API
 from harness.chaos.stage import STAGE as CHAOS
 from harness.contract.stage import STAGE as CONTRACT
 from harness.load.stage import STAGE as LOAD
+from harness.openapi.stage import STAGE as API
 from harness.runner import Stage
 
 BUILTIN: tuple[Stage, ...] = (LOAD, CONTRACT, CHAOS, API)

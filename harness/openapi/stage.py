@@ -1,6 +1,6 @@
 """The api stage: OpenAPI-driven checks of one service, judged check by check.
 
-``STAGE.run`` writes a plan (no secret in it), runs ``python -m harness.api.driver`` in a
+``STAGE.run`` writes a plan (no secret in it), runs ``python -m harness.openapi.driver`` in a
 child process with a hard deadline (tokens in its environment) and judges the results
 file it leaves. A driver that crashed, hung or wrote nothing is ERROR with the reason; a
 check it did not get to is ERROR too; a failing check is FAIL naming the operation, the
@@ -18,11 +18,11 @@ from pathlib import Path
 from pydantic import BaseModel
 
 import harness
-from harness.api.judge import expected_checks, judge
-from harness.api.plan import TOKENS_ENV, DrivePlan
-from harness.api.results import Results, ResultsError, read_results
-from harness.api.spec import ApiStep
 from harness.events import StepProgressed
+from harness.openapi.judge import expected_checks, judge
+from harness.openapi.plan import TOKENS_ENV, DrivePlan
+from harness.openapi.results import Results, ResultsError, read_results
+from harness.openapi.spec import ApiStep
 from harness.outcome import CriterionResult, StepOutcome, error_outcome, judged
 from harness.process import run_to_end
 from harness.runner import Problem, StepContext
@@ -114,7 +114,7 @@ class ApiStage:
         timeout_s = max(1.0, min(spec.timeout, ctx.deadline_s) - 2.0)
         try:
             finished = await run_to_end(
-                [sys.executable, "-m", "harness.api.driver", str(plan_path), str(results_path)],
+                [sys.executable, "-m", "harness.openapi.driver", str(plan_path), str(results_path)],
                 cwd=ctx.work_dir, stdout_path=stdout_path, stderr_path=stderr_path,
                 timeout_s=timeout_s, env=env, grace_s=2.0,
             )  # fmt: skip

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from harness.api.curl import curl_command, mask
-from harness.api.judge import expected_checks, judge
-from harness.api.metric_names import exposed_names, is_exposed
-from harness.api.rate_limit import _retry_after_s
-from harness.api.results import (
+from harness.openapi.curl import curl_command, mask
+from harness.openapi.judge import expected_checks, judge
+from harness.openapi.metric_names import exposed_names, is_exposed
+from harness.openapi.rate_limit import _retry_after_s
+from harness.openapi.results import (
     CheckReport,
     Finding,
     Results,
@@ -23,8 +23,8 @@ from harness.api.results import (
     read_results,
     write_results,
 )
-from harness.api.spec import ApiStep
-from harness.api.stage import STAGE, openapi_location
+from harness.openapi.spec import ApiStep
+from harness.openapi.stage import STAGE, openapi_location
 from harness.status import Status
 
 FINDING = Finding(
@@ -177,7 +177,7 @@ def test_stage_check_names_the_problems(tmp_path: Path) -> None:
 
 def test_the_orchestrator_never_imports_the_driver_side() -> None:
     code = (
-        "import sys, harness.stages, harness.cli, harness.api.stage; "
+        "import sys, harness.stages, harness.cli, harness.openapi.stage; "
         "print(sorted(m for m in ('requests', 'schemathesis', 'hypothesis') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

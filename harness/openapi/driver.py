@@ -1,6 +1,6 @@
-"""The api driver: ``python -m harness.api.driver PLAN RESULTS`` (a child of the stage).
+"""The api driver: ``python -m harness.openapi.driver PLAN RESULTS`` (a child of the stage).
 
-PLAN is a :class:`harness.api.plan.DrivePlan`; the tokens
+PLAN is a :class:`harness.openapi.plan.DrivePlan`; the tokens
 come in ``$HARNESS_API_TOKENS`` (``{"read", "write", "admin"}``), never in a file. The
 checks run one after the other; RESULTS is rewritten after each, so a driver killed at
 its deadline still leaves the checks it finished. A check that raises becomes an
@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.api.curl import mask
-from harness.api.judge import expected_checks
-from harness.api.plan import TOKENS_ENV, read_plan
-from harness.api.results import CheckName, CheckReport, Results, write_results
-from harness.api.sender import Sender
-from harness.api.spec import ApiStep
+from harness.openapi.curl import mask
+from harness.openapi.judge import expected_checks
+from harness.openapi.plan import TOKENS_ENV, read_plan
+from harness.openapi.results import CheckName, CheckReport, Results, write_results
+from harness.openapi.sender import Sender
+from harness.openapi.spec import ApiStep
 
 
 @dataclass
@@ -85,10 +85,10 @@ def _guarded(
 
 
 def _document_checks(run: Run) -> list[CheckReport]:
-    from harness.api.auth_matrix import auth_matrix
-    from harness.api.fuzz import fuzz
-    from harness.api.hostile import hostile_input
-    from harness.api.operations import DocumentError, load_document, operations
+    from harness.openapi.auth_matrix import auth_matrix
+    from harness.openapi.fuzz import fuzz
+    from harness.openapi.hostile import hostile_input
+    from harness.openapi.operations import DocumentError, load_document, operations
 
     step = run.step
     scopes = step.auth.scopes if step.auth else {}
@@ -123,7 +123,7 @@ def _document_checks(run: Run) -> list[CheckReport]:
 
 
 def _rate_limit(run: Run) -> list[CheckReport]:
-    from harness.api.rate_limit import rate_limit
+    from harness.openapi.rate_limit import rate_limit
 
     options = run.step.rate_limit
     assert options is not None
@@ -132,7 +132,7 @@ def _rate_limit(run: Run) -> list[CheckReport]:
 
 
 def _metrics(run: Run) -> list[CheckReport]:
-    from harness.api.metric_names import metric_names
+    from harness.openapi.metric_names import metric_names
 
     options = run.step.metrics
     assert options is not None
@@ -141,7 +141,7 @@ def _metrics(run: Run) -> list[CheckReport]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        print("usage: python -m harness.api.driver PLAN RESULTS", file=sys.stderr)
+        print("usage: python -m harness.openapi.driver PLAN RESULTS", file=sys.stderr)
         return 2
     plan = read_plan(Path(argv[0]))
     raw_tokens = json.loads(os.environ.get(TOKENS_ENV) or "{}")

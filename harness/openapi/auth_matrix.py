@@ -11,9 +11,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.api.operations import Operation, example_request
-from harness.api.results import CheckReport, Finding
-from harness.api.sender import Answer, Sender
+from harness.openapi.operations import Operation, example_request
+from harness.openapi.results import CheckReport, Finding
+from harness.openapi.sender import Answer, Sender
 
 _ORDER = ("read", "write", "admin")
 

@@ -13,7 +13,7 @@ import schemathesis
 from schemathesis.core.result import Err
 from schemathesis.schemas import APIOperation, BaseSchema
 
-from harness.api.spec import ScopeName
+from harness.openapi.spec import ScopeName
 
 
 class DocumentError(Exception):

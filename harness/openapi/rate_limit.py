@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from harness.api.results import CheckReport, Finding
-from harness.api.sender import Answer, Sender
-from harness.api.spec import RateLimitOptions
+from harness.openapi.results import CheckReport, Finding
+from harness.openapi.sender import Answer, Sender
+from harness.openapi.spec import RateLimitOptions
 
 RECOVERY_REQUESTS = 3
 

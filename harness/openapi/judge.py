@@ -6,8 +6,8 @@ not finish (killed at its deadline, crashed) is ERROR, never a pass."""
 
 from __future__ import annotations
 
-from harness.api.results import CHECK_EXPECTS, CHECK_TITLES, CheckName, CheckReport, Results
-from harness.api.spec import ApiStep
+from harness.openapi.results import CHECK_EXPECTS, CHECK_TITLES, CheckName, CheckReport, Results
+from harness.openapi.spec import ApiStep
 from harness.outcome import CriterionResult, Mismatch
 from harness.status import Status
 

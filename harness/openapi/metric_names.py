@@ -10,8 +10,8 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from harness.api.results import CheckReport
-from harness.api.sender import Sender
+from harness.openapi.results import CheckReport
+from harness.openapi.sender import Sender
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)")
 _FAMILY = re.compile(r"^#\s+(?:TYPE|HELP)\s+([a-zA-Z_:][a-zA-Z0-9_:]*)")

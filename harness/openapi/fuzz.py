@@ -23,9 +23,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from harness.api.operations import Operation
-from harness.api.results import CheckReport, Finding
-from harness.api.sender import Sender
+from harness.openapi.operations import Operation
+from harness.openapi.results import CheckReport, Finding
+from harness.openapi.sender import Sender
 
 SCHEMA_CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from harness.api.operations import Operation, example_request
-from harness.api.results import CheckReport, Finding
-from harness.api.sender import Sender
+from harness.openapi.operations import Operation, example_request
+from harness.openapi.results import CheckReport, Finding
+from harness.openapi.sender import Sender
 
 SQL_LIKE = ("1' OR '1'='1", "1; DROP TABLE models; --", "' UNION SELECT NULL, NULL --")
 PATH_TRAVERSAL = ("../../../../etc/passwd", "..%2F..%2F..%2Fetc%2Fpasswd")

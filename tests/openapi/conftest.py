@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.api.spec import ApiStep
-from harness.api.stage import STAGE
 from harness.events import Event
+from harness.openapi.spec import ApiStep
+from harness.openapi.stage import STAGE
 from harness.outcome import StepOutcome
 from harness.runner import StepContext
 from harness.stage_stream import StageStream

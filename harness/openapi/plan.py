@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.api.spec import ApiStep
+from harness.openapi.spec import ApiStep
 
 TOKENS_ENV = "HARNESS_API_TOKENS"
 """``{"read", "write", "admin"}`` as JSON: the target's tokens, never written to a file."""

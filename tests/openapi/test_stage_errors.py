@@ -14,7 +14,7 @@ import pytest
 
 from harness.status import Status
 from harness.target import Target, Tokens
-from tests.api.conftest import run_step
+from tests.openapi.conftest import run_step
 
 DOCUMENT = {
     "openapi": "3.0.3",

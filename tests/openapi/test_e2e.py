@@ -13,7 +13,7 @@ import pytest
 
 from harness.status import Status
 from harness.target import Target
-from tests.api.conftest import REGISTRY_STEP, SERVING_STEP, StepRun, run_step, set_faults
+from tests.openapi.conftest import REGISTRY_STEP, SERVING_STEP, StepRun, run_step, set_faults
 
 pytestmark = pytest.mark.e2e
 

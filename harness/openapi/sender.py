@@ -10,8 +10,8 @@ from typing import Any
 
 import requests
 
-from harness.api.curl import curl_command, mask
-from harness.api.results import Finding
+from harness.openapi.curl import curl_command, mask
+from harness.openapi.results import Finding
 
 
 @dataclass(frozen=True)
