@@ -87,6 +87,13 @@ class PrometheusServers:
             )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests never talk to a Prometheus or Pushgateway of the developer's environment:
+    the tests that need one name the session's own."""
+    for name in ("HARNESS_PUSHGATEWAY_URL", "HARNESS_PROMETHEUS_URL"):
+        os.environ.pop(name, None)
+
+
 def find_binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:

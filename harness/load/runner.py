@@ -107,7 +107,8 @@ async def run_load(ctx: StepContext) -> StepOutcome:
     phased = [c for c in criteria if c.phase is not None or c.metric == "recovery_time"]
     phased_promql = [c for c in promql if c.phase is not None]
     judge = Judge(
-        criteria, spec.duration, planned, settle_s=ramp_s + 2.0, keep_intervals=bool(phased)
+        criteria, spec.duration, planned, settle_s=ramp_s + 2.0,
+        keep_intervals=bool(phased or phased_promql),
     )
     stream = IntervalStream(interval_path)
     sampler = _sampler(ctx, criteria)
@@ -207,6 +208,7 @@ async def run_load(ctx: StepContext) -> StepOutcome:
             criteria=tuple(every),
             status=judged(every),
             summary=_summary(every, total, span_s, run.aborted_by),
+            metrics={**metrics, "phases": _phase_figures(intervals, marks)},
         )
 
     # Phase criteria are judged against every phase the stage's other steps mark (chaos
@@ -219,6 +221,18 @@ async def run_load(ctx: StepContext) -> StepOutcome:
             ctx.target.prometheus_url, phased_promql, window, ctx.stage.phase_marks
         )
     )
+
+
+def _phase_figures(
+    intervals: Sequence[Interval], marks: Sequence[PhaseMark]
+) -> dict[str, object]:
+    """Overall figures (requests, error rate, rps, p50/p95/p99, ...) per phase measured."""
+    figures: dict[str, object] = {}
+    for phase in ("baseline", "fault", "recovery"):
+        chosen = [i for i in intervals if phase_of(i.second, marks) == phase]
+        if chosen:
+            figures[phase] = Tally(chosen).summary(float(len(chosen)))["overall"]
+    return figures
 
 
 async def _drive(

@@ -4,7 +4,9 @@
 ``write_reports`` writes junit.xml and summary.md, then verdict.json last and
 atomically (also for an interrupted run): a reader that finds verdict.json finds every
 other report beside it. A report that cannot be written makes the verdict ERROR, naming
-the file and the OS error. The console reporter and the event log consume events live.
+the file and the OS error; so does a failed push of the results to the Pushgateway named
+by ``HARNESS_PUSHGATEWAY_URL`` (:mod:`harness.reporters.pushgateway`). The console
+reporter and the event log consume events live.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from harness.events import Emit, Event
 from harness.reporters.junit import write_junit
+from harness.reporters.pushgateway import push_problem
 from harness.reporters.summary_md import write_summary
 from harness.reporters.verdict_json import VERDICT_FILE, write_verdict_json
 from harness.verdict import RunResult, with_report_errors
@@ -46,6 +49,9 @@ def write_reports(result: RunResult, report_dir: Path) -> RunResult:
             write(result, report_dir)
         except OSError as exc:
             problems.append(_cannot_write(report_dir / name, exc))
+    pushed = push_problem(result, report_dir)  # HARNESS_PUSHGATEWAY_URL, if set
+    if pushed:
+        problems.append(pushed)
     if problems:
         result = with_report_errors(result, problems)
     try:

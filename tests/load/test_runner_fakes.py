@@ -6,6 +6,7 @@ import asyncio
 import socket
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -17,6 +18,7 @@ from harness.load.stage import STAGE
 from harness.stage_stream import StageStream
 from harness.status import Status
 from tests.load.conftest import ROOT, step_context, target_for
+from tests.prometheus_servers import PrometheusServers
 
 
 @pytest.fixture
@@ -172,3 +174,59 @@ async def test_missing_locust_executable_is_an_error(
     async with asyncio.timeout(10):
         outcome = await STAGE.run(ctx)
     assert outcome.status is Status.ERROR and "cannot start locust" in outcome.summary
+
+
+@pytest.mark.prometheus
+async def test_promql_phase_criteria_are_judged_at_the_phase_s_end(
+    tmp_path: Path, listener: str, fake_locust: Path, monkeypatch: pytest.MonkeyPatch,
+    prometheus: PrometheusServers,
+) -> None:
+    """PromQL criteria with a phase wait for the stage's marks like the others, then ask
+    the real Prometheus about that phase's window; per-phase figures land in the metrics."""
+    monkeypatch.setenv("FAKE_LOCUST_MODE", "ok")
+    prometheus.wait_for('count_over_time(up{job="prometheus"}[1m]) >= 3')
+    up = 'min(up{job="prometheus"})'
+    load = spec([
+        "p95 < 100ms",
+        {"promql": up, "==": 1, "phase": "fault", "name": "up at the fault's end"},
+        {"promql": up, "==": 1, "phase": "recovery", "over": "window", "name": "up after"},
+        {"promql": up, "<": 1, "name": "never true at the end"},
+    ])
+    target = replace(target_for(listener), prometheus_url=prometheus.prometheus_url)
+    ctx, _ = step_context(tmp_path, load, target)
+    ctx.stage = stream = StageStream(ctx.stage.emit, [load.name, "chaos"])
+    ctx.emit = stream.emit
+    async with asyncio.timeout(30):
+        task = asyncio.create_task(STAGE.run(ctx))
+        while stream.held(load.name) is None:  # noqa: ASYNC110 - the step holds, then waits
+            await asyncio.sleep(0.05)
+        held = stream.held(load.name)
+        assert held is not None
+        assert [c.name for c in held.criteria] == ["p95 < 100ms", "never true at the end"]
+        first = held.metrics["series"][0]["second"]
+        stream.emit(PhaseChanged("chaos", "baseline", at=first - 1.0))
+        stream.emit(PhaseChanged("chaos", "fault", at=first + 0.2))
+        stream.emit(PhaseChanged("chaos", "recovery", at=first + 0.6))
+        stream.step_ended("chaos")
+        marked = await task
+    rows = {c.name: c for c in marked.criteria}
+    assert rows["never true at the end"].status is Status.FAIL
+    fault = rows["up at the fault's end [phase=fault]"]
+    assert (fault.status, fault.phase, fault.observed) == (Status.PASS, "fault", 1.0)
+    assert "instant query" in fault.reason
+    after = rows["up after [over window] [phase=recovery]"]
+    assert after.status is Status.PASS and "range query" in after.reason, after
+    assert set(marked.metrics["phases"]) <= {"baseline", "fault", "recovery"}
+    assert marked.metrics["phases"], marked.metrics
+    assert marked.status is Status.FAIL
+
+
+async def test_promql_criteria_without_a_prometheus_are_errors(
+    tmp_path: Path, listener: str, fake_locust: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_LOCUST_MODE", "ok")
+    ctx, _ = step_context(tmp_path, spec([{"promql": "up", ">": 0}]), target_for(listener))
+    async with asyncio.timeout(30):
+        outcome = await STAGE.run(ctx)
+    assert outcome.status is Status.ERROR
+    assert "no Prometheus to ask" in outcome.criteria[0].reason

@@ -116,7 +116,7 @@ def test_series_exist_from_the_first_scrape(
     assert prometheus.wait_for('http_requests_total{job="registry",status="500"}')
 
 
-def test_promql_suite_passes_healthy_and_fails_faulted(
+def test_promql_suite_passes_healthy_fails_faulted_and_pushes(
     tmp_path: Path, scraped_testbed: dict[str, Any], prometheus: PrometheusServers
 ) -> None:
     suite = _suite(tmp_path, scraped_testbed, prometheus.prometheus_url)
@@ -127,6 +127,10 @@ def test_promql_suite_passes_healthy_and_fails_faulted(
     assert "instant query" in rows["serving errors/s < 1"]["reason"]
     window = next(r for n, r in rows.items() if "[over window]" in n)
     assert window["status"] == "pass" and "range query" in window["reason"]
+    name = verdict["suite"]
+    on = f'suite="{name}",run_id="{verdict["run_id"]}"'
+    assert prometheus.wait_for(f'harness_run_status{{{on},status="pass"}} == 1')
+    assert prometheus.wait_for(f'harness_load_latency_seconds{{{on},quantile="0.95"}} > 0')
 
     serving = scraped_testbed["services"]["serving"]["url"]
     admin = {"Authorization": f"Bearer {scraped_testbed['tokens']['admin']}"}
@@ -143,3 +147,9 @@ def test_promql_suite_passes_healthy_and_fails_faulted(
     errors = rows["serving errors/s < 1"]
     assert errors["status"] == "fail" and errors["observed"] > 1, errors
     assert "breached by {}=" in errors["reason"]
+    on = f'suite="{name}",run_id="{verdict["run_id"]}"'
+    assert prometheus.wait_for(f'harness_run_status{{{on},status="fail"}} == 1')
+    failed = prometheus.wait_for(
+        f'harness_criterion_status{{{on},criterion="serving errors/s < 1",status="fail"}} == 1'
+    )
+    assert failed[0]["metric"]["step"] == "inference"
