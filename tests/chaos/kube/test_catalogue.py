@@ -10,12 +10,15 @@ import asyncio
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
+import yaml
 
 from harness.chaos.ledger import read_records
 from harness.chaos.stage import STAGE
 from harness.status import Status
+from tests.chaos.conftest import PROJECT_ROOT
 from tests.chaos.kube.conftest import CATALOGUE, KubeRun, quick_copy
 
 pytestmark = pytest.mark.e2e
@@ -43,9 +46,41 @@ def created(kube_run: KubeRun, kind: str) -> dict[str, Any]:
     return body
 
 
+def rbac_rules() -> set[tuple[str, str, str]]:
+    docs = yaml.safe_load_all((PROJECT_ROOT / "deploy/k8s/rbac.yaml").read_text())
+    [role] = [d for d in docs if d and d["kind"] == "Role"]
+    return {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def permission(method: str, path: str) -> tuple[str, str, str] | None:
+    """(apiGroup, resource, verb) RBAC checks for a namespaced request."""
+    parts = urlparse(path).path.strip("/").split("/")
+    if parts[0] == "api":
+        group, rest = "", parts[3:]  # api/v1/namespaces/{ns}/...
+    elif parts[0] == "apis":
+        group, rest = parts[1], parts[4:]  # apis/{group}/{version}/namespaces/{ns}/...
+    else:
+        return None  # /health: the Service, not the API
+    resource = rest[1] + (f"/{rest[3]}" if len(rest) > 3 else "")
+    named = len(rest) > 2
+    verb = {"POST": "create", "DELETE": "delete"}.get(method, "get" if named else "list")
+    if resource.endswith("/exec"):
+        verb = "create"
+    return group, resource, verb
+
+
 def assert_clean(kube_run: KubeRun) -> None:
     assert kube_run.api.cluster.chaos == {}, "the rollback deletes every Chaos Mesh object"
     assert read_records() == [], "nothing left in the fault ledger"
+    needed = {permission(m, p) for m, p, _ in kube_run.api.cluster.requests} - {None}
+    missing = needed - rbac_rules()
+    assert not missing, f"deploy/k8s/rbac.yaml does not grant {sorted(missing)}"
 
 
 def test_catalogue_is_what_these_tests_cover() -> None:
