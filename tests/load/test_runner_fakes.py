@@ -230,3 +230,27 @@ async def test_promql_criteria_without_a_prometheus_are_errors(
         outcome = await STAGE.run(ctx)
     assert outcome.status is Status.ERROR
     assert "no Prometheus to ask" in outcome.criteria[0].reason
+
+
+@pytest.mark.prometheus
+async def test_cpu_utilisation_of_a_remote_target_comes_from_the_real_prometheus(
+    tmp_path: Path, listener: str, fake_locust: Path, monkeypatch: pytest.MonkeyPatch,
+    prometheus: PrometheusServers,
+) -> None:
+    """No manifest (a remote target): cpu_utilisation is judged from cpu_query, a range
+    query over the run through the same client as PromQL criteria."""
+    monkeypatch.setenv("FAKE_LOCUST_MODE", "ok")
+    prometheus.wait_for('count_over_time(process_cpu_seconds_total{job="prometheus"}[10s]) >= 5')
+    load = LoadStep.model_validate({
+        "name": "fake", "locustfile": "loadtests/inference.py", "duration": "1s",
+        "stop_timeout": "0s", "criteria": ["cpu_utilisation < 100%"],
+        "cpu_query": 'sum(rate(process_cpu_seconds_total{job="prometheus"}[5s]))',
+    })
+    target = replace(target_for(listener), prometheus_url=prometheus.prometheus_url)
+    ctx, _ = step_context(tmp_path, load, target)
+    async with asyncio.timeout(30):
+        outcome = await STAGE.run(ctx)
+    cpu = outcome.criteria[0]
+    assert cpu.status is Status.PASS, cpu
+    assert isinstance(cpu.observed, float) and 0.0 < cpu.observed < 1.0
+    assert outcome.metrics["cpu_utilisation_mean"] == pytest.approx(cpu.observed, abs=1e-6)

@@ -116,6 +116,17 @@ def test_series_exist_from_the_first_scrape(
     assert prometheus.wait_for('http_requests_total{job="registry",status="500"}')
 
 
+def test_dashboard_testbed_panels_find_the_scraped_series(
+    scraped_testbed: dict[str, Any], prometheus: PrometheusServers
+) -> None:
+    from tests.prometheus.test_dashboard import panel_queries
+
+    testbed_panels = [(t, e) for t, e in panel_queries() if "harness_" not in e]
+    assert len(testbed_panels) >= 4
+    for title, expr in testbed_panels:
+        assert prometheus.wait_for(expr), title
+
+
 def test_promql_suite_passes_healthy_fails_faulted_and_pushes(
     tmp_path: Path, scraped_testbed: dict[str, Any], prometheus: PrometheusServers
 ) -> None:
