@@ -43,6 +43,7 @@ class CriterionResult:
     reason: str = ""
     at_s: float | None = None  # seconds since step start when decided (live breaches)
     mismatches: tuple[Mismatch, ...] = ()
+    reasons: tuple[tuple[str, int], ...] = ()  # top failure reasons (error-rate criteria)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -57,6 +58,8 @@ class CriterionResult:
             data["reason"] = self.reason
         if self.at_s is not None:
             data["at_s"] = round(self.at_s, 3)
+        if self.reasons:
+            data["reasons"] = [{"reason": r, "count": c} for r, c in self.reasons]
         if self.mismatches:
             data["mismatches"] = [
                 {"path": m.path, "expected": m.expected, "actual": m.actual, "kind": m.kind}

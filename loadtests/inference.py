@@ -34,6 +34,8 @@ class InferenceUser(FastHttpUser):
     @task(1)
     def model_info(self) -> None:
         with self.client.get("/model-info", name="/model-info", catch_response=True) as response:
+            if not response.status_code:
+                return  # no answer at all: the transport error (reset, timeout) is the reason
             try:
                 body = response.json()
                 ok = response.status_code == 200 and {"name", "version"} <= set(body)
@@ -46,6 +48,8 @@ class InferenceUser(FastHttpUser):
 
 
 def check_prediction(response) -> None:  # type: ignore[no-untyped-def]
+    if not response.status_code:
+        return  # no answer at all: the transport error (reset, timeout) is the reason
     if response.status_code != 200:
         response.failure(f"HTTP {response.status_code}")
         return

@@ -16,6 +16,11 @@ process is plenty): each user schedules ``rate / users`` arrivals per second.
 An arrival that would exceed ``max_in_flight`` (also shared) is not sent and is
 counted in :data:`COUNTERS` ("unsent").
 
+At the end of the run (Locust asks the user to stop) scheduling stops; the
+arrivals in flight get the stop timeout to finish, and those still open then are
+killed and counted "unfinished_arrivals" (their requests: unfinished). So
+``scheduled = finished + unfinished_arrivals + unsent``.
+
 Coordinated omission: the harness plugin measures the latency of a request
 made by an arrival from its *intended* start (:func:`intended_start`), not from
 when the request could actually be sent. Locust's own statistics keep the
@@ -39,10 +44,16 @@ import gevent
 import gevent.local
 import gevent.pool
 from locust import FastHttpUser, constant, task
+from locust.user.task import LOCUST_STATE_STOPPING
+
+STOP_MARGIN_S = 0.5
+"""Arrivals are killed this long before Locust's stop timeout would kill the user."""
 
 _ARRIVAL = gevent.local.local()
 
-COUNTERS: dict[str, int] = {"scheduled": 0, "sent": 0, "unsent": 0}
+COUNTERS: dict[str, int] = {
+    "scheduled": 0, "sent": 0, "unsent": 0, "finished": 0, "unfinished_arrivals": 0,
+}
 """Per locust process, since start; the plugin ships the deltas every interval."""
 
 
@@ -77,7 +88,14 @@ class ArrivalRateUser(FastHttpUser):
         self._in_flight = 0
 
     def on_stop(self) -> None:
-        self._arrivals.kill(block=False)
+        self._arrivals.kill(block=True, timeout=1.0)
+
+    def _drain(self) -> None:
+        """The run is over: let the arrivals in flight finish within the stop timeout,
+        then cut the rest (counted unfinished)."""
+        stop_timeout_s = float(getattr(self.environment, "stop_timeout", 0.0) or 0.0)
+        self._arrivals.join(timeout=max(stop_timeout_s - STOP_MARGIN_S, 0.0))
+        self._arrivals.kill(block=True, timeout=1.0)
 
     def _settings(self) -> tuple[float, float, bool, int]:
         options = getattr(self.environment, "parsed_options", None)
@@ -106,7 +124,7 @@ class ArrivalRateUser(FastHttpUser):
         rng = random.Random()
         start = time.perf_counter()
         due = start
-        while True:
+        while self._state != LOCUST_STATE_STOPPING:
             elapsed = due - start
             if run_time_s > 0 and end_rate != start_rate:
                 progress = min(elapsed / run_time_s, 1.0)
@@ -115,8 +133,8 @@ class ArrivalRateUser(FastHttpUser):
                 rate = start_rate
             gap = rng.expovariate(rate) if poisson else 1.0 / rate
             due += gap
-            delay = due - time.perf_counter()
-            gevent.sleep(max(delay, 0.0))  # 0: behind schedule, still yield
+            if not self._sleep_until(due):
+                break
             COUNTERS["scheduled"] += 1
             if self._in_flight >= max_in_flight:
                 COUNTERS["unsent"] += 1
@@ -124,12 +142,28 @@ class ArrivalRateUser(FastHttpUser):
             COUNTERS["sent"] += 1
             self._in_flight += 1
             self._arrivals.spawn(self._arrive, due)
+        self._drain()
+
+    def _sleep_until(self, due: float) -> bool:
+        """Sleep until ``due`` (at least yield); False once the user is stopping."""
+        while True:
+            delay = due - time.perf_counter()
+            gevent.sleep(min(max(delay, 0.0), 0.25))  # 0: behind schedule, still yield
+            if self._state == LOCUST_STATE_STOPPING:
+                return False
+            if delay <= 0.25:
+                return True
 
     def _arrive(self, due: float) -> None:
         _ARRIVAL.intended_start = due
         try:
             self.arrival()
+        except gevent.GreenletExit:
+            COUNTERS["unfinished_arrivals"] += 1
+            raise
         except Exception:  # a request error is already reported by the client
-            pass
+            COUNTERS["finished"] += 1
+        else:
+            COUNTERS["finished"] += 1
         finally:
             self._in_flight -= 1

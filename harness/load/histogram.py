@@ -7,8 +7,9 @@ merges, reads percentiles). Imports hdrh only — never locust.
 
 from __future__ import annotations
 
+import functools
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from hdrh.histogram import HdrHistogram
@@ -92,12 +93,22 @@ def add_into(total: HdrHistogram, other: HdrHistogram) -> None:
 
 
 def percentiles_ms(histogram: HdrHistogram, percentiles: Iterable[float]) -> dict[float, float]:
-    """{95.0: 12.3, ...} in milliseconds; empty when the histogram is empty."""
+    """{95.0: 12.3, ...} in milliseconds; empty when the histogram is empty. The same
+    values as hdrh's ``get_percentile_to_value_dict``, found with numpy."""
     wanted = sorted(set(percentiles))
     if not histogram.get_total_count() or not wanted:
         return {}
-    values = histogram.get_percentile_to_value_dict(wanted)
-    return {q: values[q] / 1000.0 for q in wanted}
+    counts, values = _counts_and_values(histogram)
+    cumulative = np.cumsum(counts)
+    out = {}
+    for q in wanted:
+        target = histogram.get_target_count_at_percentile(q)
+        index = min(int(np.searchsorted(cumulative, target, side="left")), len(values) - 1)
+        value = int(values[index])
+        if q:
+            value = histogram.get_highest_equivalent_value(value)
+        out[q] = value / 1000.0
+    return out
 
 
 def max_ms(histogram: HdrHistogram) -> float | None:
@@ -116,29 +127,37 @@ def mean_ms(histogram: HdrHistogram) -> float | None:
     total = histogram.get_total_count()
     if not total:
         return None
-    weighted = sum(
-        count * histogram.get_lowest_equivalent_value(value)
-        for value, count in _recorded(histogram)
+    counts, values = _counts_and_values(histogram)
+    return float(np.dot(counts, values)) / float(total) / 1000.0
+
+
+def _counts_and_values(histogram: HdrHistogram) -> tuple[np.ndarray, np.ndarray]:
+    """The count array and the lowest equivalent value (µs) of each index, with numpy:
+    hdrh's Python iterator costs about a second per histogram of this range."""
+    length = histogram.counts_len
+    counts = np.ctypeslib.as_array(histogram.counts)[:length].astype(np.float64)
+    return counts, _index_values(
+        length, histogram.sub_bucket_half_count_magnitude, histogram.unit_magnitude
     )
-    return float(weighted) / float(total) / 1000.0
 
 
-def _recorded(histogram: HdrHistogram) -> Iterator[tuple[int, int]]:
-    """(value µs, count) of every recorded value. hdrh's iterator and its value object
-    point at each other; the cycle is broken at the end so the histogram is freed."""
-    iterator = histogram.get_recorded_iterator()
-    try:
-        for item in iterator:
-            yield int(item.value_iterated_to), int(item.count_at_value_iterated_to)
-    finally:
-        iterator.current_iteration_value = None
+@functools.cache
+def _index_values(length: int, half_magnitude: int, unit_magnitude: int) -> np.ndarray:
+    index = np.arange(length, dtype=np.int64)
+    half_count = 1 << half_magnitude
+    bucket = (index >> half_magnitude) - 1
+    sub_bucket = (index & (half_count - 1)) + half_count
+    first = bucket < 0
+    sub_bucket[first] -= half_count
+    bucket[first] = 0
+    values = (sub_bucket << (bucket + unit_magnitude)).astype(np.float64)
+    values.setflags(write=False)
+    return values
 
 
 def count_above_ms(histogram: HdrHistogram, threshold_ms: float) -> int:
     """How many recorded values are (equivalently) above ``threshold_ms``."""
-    threshold_us = threshold_ms * 1000.0
-    return sum(
-        count
-        for value, count in _recorded(histogram)
-        if histogram.get_lowest_equivalent_value(value) > threshold_us
-    )
+    if not histogram.get_total_count():
+        return 0
+    counts, values = _counts_and_values(histogram)
+    return int(counts[values > threshold_ms * 1000.0].sum())

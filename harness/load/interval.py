@@ -1,11 +1,18 @@
-"""One second of measurements as the plugin streams it, parsed into frozen values."""
+"""One second of measurements as the plugin streams it, parsed into frozen values.
+
+An interval holds the requests that *started* in its second. A second is written
+once it has ended; answers that came later (a stall, a freeze) follow as further
+``late`` lines for the same second, merged with :func:`merge_intervals`.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+from harness.load import histogram
 
 PIPELINE_TYPE = "PIPELINE"
 """Request type of the custom entries a pipeline scenario fires per pipeline run
@@ -23,7 +30,9 @@ class EndpointInterval:
     name: str
     count: int
     failures: int
-    hist: str  # encoded HDR histogram, µs
+    hist: str  # encoded HDR histogram, µs (finished requests only)
+    reasons: Mapping[str, int] = field(default_factory=dict)  # failure reason -> count
+    unfinished: int = 0  # cut off at the end of the run: in count and failures
 
     @property
     def key(self) -> str:
@@ -32,7 +41,7 @@ class EndpointInterval:
 
 @dataclass(frozen=True)
 class Interval:
-    """Requests that completed in the wall-clock second [second, second + 1)."""
+    """Requests that started in the wall-clock second [second, second + 1)."""
 
     second: int
     endpoints: Mapping[str, EndpointInterval] = field(default_factory=dict)
@@ -40,6 +49,9 @@ class Interval:
     sent: int = 0
     unsent: int = 0
     workers: int = 1
+    finished: int = 0  # open model: arrivals that completed
+    unfinished_arrivals: int = 0  # open model: arrivals cut off at the end
+    late: bool = False  # answers for a second already written
 
     @property
     def requests(self) -> int:
@@ -54,6 +66,42 @@ class Interval:
 class StreamLine:
     kind: str  # "start" | "interval" | "end"
     interval: Interval | None = None
+
+
+def merge_endpoints(a: EndpointInterval, b: EndpointInterval) -> EndpointInterval:
+    total = histogram.decode(a.hist)
+    histogram.add_into(total, histogram.decode(b.hist))
+    reasons = dict(a.reasons)
+    for reason, count in b.reasons.items():
+        reasons[reason] = reasons.get(reason, 0) + count
+    return replace(
+        a,
+        count=a.count + b.count,
+        failures=a.failures + b.failures,
+        hist=histogram.encode(total),
+        reasons=reasons,
+        unfinished=a.unfinished + b.unfinished,
+    )
+
+
+def merge_intervals(a: Interval, b: Interval) -> Interval:
+    """One interval holding both (lines of the same second: the written one and its
+    late answers)."""
+    endpoints = dict(a.endpoints)
+    for key, endpoint in b.endpoints.items():
+        have = endpoints.get(key)
+        endpoints[key] = endpoint if have is None else merge_endpoints(have, endpoint)
+    return Interval(
+        second=a.second,
+        endpoints=endpoints,
+        scheduled=a.scheduled + b.scheduled,
+        sent=a.sent + b.sent,
+        unsent=a.unsent + b.unsent,
+        workers=max(a.workers, b.workers),
+        finished=a.finished + b.finished,
+        unfinished_arrivals=a.unfinished_arrivals + b.unfinished_arrivals,
+        late=False,
+    )
 
 
 def parse_line(text: str) -> StreamLine:
@@ -81,6 +129,8 @@ def _interval(data: dict[str, Any]) -> Interval:
                 count=int(wire["count"]),
                 failures=int(wire["failures"]),
                 hist=str(wire["hist"]),
+                reasons={str(k): int(v) for k, v in dict(wire.get("reasons") or {}).items()},
+                unfinished=int(wire.get("unfinished", 0)),
             )
         return Interval(
             second=int(data["second"]),
@@ -89,6 +139,9 @@ def _interval(data: dict[str, Any]) -> Interval:
             sent=int(data.get("sent", 0)),
             unsent=int(data.get("unsent", 0)),
             workers=int(data.get("workers", 1)),
+            finished=int(data.get("finished", 0)),
+            unfinished_arrivals=int(data.get("unfinished_arrivals", 0)),
+            late=bool(data.get("late", False)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StreamError(f"malformed interval: {exc!r}") from None

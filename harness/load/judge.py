@@ -21,6 +21,12 @@ A breach is *decisive* when no future interval can undo it:
   could in principle dilute the failures.
 
 Phase criteria, ``recovery_time`` and ``cpu_utilisation`` are not judged live.
+
+Every view is by request start: an interval holds the requests that started in its
+second, and the late answers for a second (lines marked ``late``) are merged into it
+(:attr:`Judge.intervals`), so phases, sustained windows and recovery time see each
+request in the second it was sent. A failing ``error_rate``/``failures`` criterion
+carries the top failure reasons of the requests it judged.
 """
 
 from __future__ import annotations
@@ -31,8 +37,8 @@ from dataclasses import dataclass, field
 
 from harness.criteria import Criterion
 from harness.load import histogram
-from harness.load.interval import Interval
-from harness.load.tally import SelectionError, Tally
+from harness.load.interval import Interval, merge_intervals
+from harness.load.tally import SelectionError, Tally, reasons_text
 from harness.outcome import CriterionResult, PhaseMark
 from harness.status import Status
 
@@ -103,9 +109,20 @@ def _live_kind(criterion: Criterion) -> str | None:
 
 @dataclass
 class _Track:
+    """One sustained criterion's value per second (by request start)."""
+
     criterion: Criterion
-    seconds: list[int] = field(default_factory=list)
-    values: list[float | None] = field(default_factory=list)
+    by_second: dict[int, float | None] = field(default_factory=dict)
+
+    def latest(self, length: int) -> list[float | None]:
+        return [self.by_second[s] for s in sorted(self.by_second)[-length:]]
+
+
+def one_second_value(criterion: Criterion, interval: Interval) -> float | None:
+    try:
+        return Tally([interval]).value(criterion.metric, criterion.labels, 1.0)
+    except SelectionError:
+        return None
 
 
 class Judge:
@@ -117,15 +134,13 @@ class Judge:
         duration_s: float,
         planned_rps: float | None = None,
         settle_s: float = 0.0,
-        keep_intervals: bool = True,
     ) -> None:
         self.criteria = list(criteria)
         self.duration_s = duration_s
         self.settle_s = settle_s
         self.planned_rps = planned_rps or 0.0
         self.total = Tally()
-        self.intervals: list[Interval] = []  # kept only when asked (phase criteria)
-        self.keep_intervals = keep_intervals
+        self.by_second: dict[int, Interval] = {}  # merged lines, by request start
         self.first_seen: int | None = None
         self.peak_rps = 0.0
         self.decided: dict[int, Breach] = {}
@@ -143,22 +158,21 @@ class Judge:
         first = self.first_second
         return float(second - first + 1) if first is not None else 0.0
 
+    @property
+    def intervals(self) -> list[Interval]:
+        """Every second seen, late answers merged in, in order of the second."""
+        return [self.by_second[s] for s in sorted(self.by_second)]
+
     def observe(self, interval: Interval) -> list[Breach]:
-        if self.first_seen is None:
+        if self.first_seen is None or interval.second < self.first_seen:
             self.first_seen = interval.second
-        if self.keep_intervals:
-            self.intervals.append(interval)
+        have = self.by_second.get(interval.second)
+        merged = interval if have is None else merge_intervals(have, interval)
+        self.by_second[interval.second] = merged
         self.total.add(interval)
-        self.peak_rps = max(self.peak_rps, float(interval.requests))
-        one = Tally([interval]) if self._tracks else None
+        self.peak_rps = max(self.peak_rps, float(merged.requests))
         for track in self._tracks.values():
-            assert one is not None
-            try:
-                value = one.value(track.criterion.metric, track.criterion.labels, 1.0)
-            except SelectionError:
-                value = None
-            track.seconds.append(interval.second)
-            track.values.append(value)
+            track.by_second[interval.second] = one_second_value(track.criterion, merged)
         new = []
         elapsed = self.elapsed_s(interval.second)
         for index, criterion in enumerate(self.criteria):
@@ -177,10 +191,11 @@ class Judge:
         if kind == "sustain":
             track = self._tracks[index]
             length = max(1, math.ceil(criterion.sustain_s or 1))
-            flags = [breaches(criterion, v) for v in track.values[-length:]]
+            latest = track.latest(length)
+            flags = [breaches(criterion, v) for v in latest]
             if len(flags) < length or not all(flags):
                 return None
-            level = sustained_level(criterion, [v for v in track.values[-length:] if v is not None])
+            level = sustained_level(criterion, [v for v in latest if v is not None])
             return Breach(
                 criterion, level, elapsed,
                 f"breached for {length} s in a row (level {_fmt(level, criterion)})",
@@ -254,16 +269,20 @@ class Judge:
         aborted_by: Breach | None,
     ) -> CriterionResult:
         if aborted_by is not None and aborted_by.criterion is criterion:
+            top = _top_reasons(criterion, self.total)
+            reason = f"aborted the run at {aborted_by.at_s:.1f} s: {aborted_by.reason}"
             return _result(
-                criterion, Status.FAIL, aborted_by.observed,
-                f"aborted the run at {aborted_by.at_s:.1f} s: {aborted_by.reason}",
-                at_s=aborted_by.at_s,
+                criterion, Status.FAIL, aborted_by.observed, _with_reasons(reason, top),
+                at_s=aborted_by.at_s, reasons=top,
             )
         if criterion.metric == "cpu_utilisation":
             return judge_cpu(criterion, [s.fraction for s in cpu])
         if criterion.sustain_s:
-            track = self._tracks[index]
-            return judge_sustained(criterion, track.values, self.first_second, track.seconds)
+            chosen = self.intervals
+            values = [one_second_value(criterion, i) for i in chosen]
+            return judge_sustained(
+                criterion, values, self.first_second, [i.second for i in chosen], Tally(chosen)
+            )
         return judge_whole(criterion, self.total, span_s, self.decided.get(index))
 
 
@@ -276,11 +295,29 @@ def judge_whole(
         return _result(criterion, Status.ERROR, None, str(exc))
     if observed is None:
         return _result(criterion, Status.ERROR, None, f"nothing measured for {criterion.metric}")
+    top = _top_reasons(criterion, tally)
     if criterion.holds(observed):
-        return _result(criterion, Status.PASS, observed)
+        return _result(criterion, Status.PASS, observed, reasons=top)
     at_s = breach.at_s if breach is not None else None
     reason = f"decided at {breach.at_s:.1f} s: {breach.reason}" if breach is not None else ""
-    return _result(criterion, Status.FAIL, observed, reason, at_s=at_s)
+    return _result(criterion, Status.FAIL, observed, _with_reasons(reason, top), at_s, top)
+
+
+def _top_reasons(criterion: Criterion, tally: Tally | None) -> tuple[tuple[str, int], ...]:
+    """The top failure reasons behind an error_rate/failures criterion."""
+    if tally is None or criterion.metric not in ("error_rate", "failures"):
+        return ()
+    try:
+        return tally.select(criterion.labels).top_reasons()
+    except SelectionError:
+        return ()
+
+
+def _with_reasons(reason: str, top: Sequence[tuple[str, int]]) -> str:
+    if not top:
+        return reason
+    text = f"top reasons: {reasons_text(top)}"
+    return f"{reason}; {text}" if reason else text
 
 
 def judge_sustained(
@@ -288,6 +325,7 @@ def judge_sustained(
     values: Sequence[float | None],
     first_second: int | None,
     seconds: Sequence[int],
+    tally: Tally | None = None,
 ) -> CriterionResult:
     length = max(1, math.ceil(criterion.sustain_s or 1))
     measured = [v for v in values if v is not None]
@@ -308,10 +346,10 @@ def judge_sustained(
     streak = [v for v in values[end - length + 1 : end + 1] if v is not None]
     level = sustained_level(criterion, streak)
     at_s = float(seconds[end] - first_second + 1) if first_second is not None else None
+    top = _top_reasons(criterion, tally)
+    reason = f"breached for {length} s in a row (level held: {_fmt(level, criterion)})"
     return _result(
-        criterion, Status.FAIL, level,
-        f"breached for {length} s in a row (level held: {_fmt(level, criterion)})",
-        at_s=at_s,
+        criterion, Status.FAIL, level, _with_reasons(reason, top), at_s=at_s, reasons=top
     )
 
 
@@ -362,20 +400,29 @@ def judge_phases(
             results.append(judge_cpu(criterion, fractions))
             continue
         if criterion.sustain_s:
-            values = []
-            for interval in chosen:
-                try:
-                    values.append(Tally([interval]).value(criterion.metric, criterion.labels, 1.0))
-                except SelectionError:
-                    values.append(None)
+            values = [one_second_value(criterion, i) for i in chosen]
             results.append(
                 judge_sustained(
-                    criterion, values, intervals[0].second, [i.second for i in chosen]
+                    criterion, values, intervals[0].second, [i.second for i in chosen],
+                    Tally(chosen),
                 )
             )
             continue
         results.append(judge_whole(criterion, Tally(chosen), float(len(chosen))))
     return results
+
+
+def phase_figures(
+    intervals: Sequence[Interval], marks: Sequence[PhaseMark]
+) -> dict[str, object]:
+    """Overall figures (requests, error rate, rps, p50/p95/p99, top failure reasons, ...)
+    per phase measured, by request start."""
+    figures: dict[str, object] = {}
+    for phase in ("baseline", "fault", "recovery"):
+        chosen = [i for i in intervals if phase_of(i.second, marks) == phase]
+        if chosen:
+            figures[phase] = Tally(chosen).summary(float(len(chosen)))["overall"]
+    return figures
 
 
 def judge_recovery(
@@ -470,6 +517,7 @@ def _result(
     observed: float | None,
     reason: str = "",
     at_s: float | None = None,
+    reasons: tuple[tuple[str, int], ...] = (),
 ) -> CriterionResult:
     return CriterionResult(
         name=criterion.name,
@@ -480,6 +528,7 @@ def _result(
         phase=criterion.phase,
         reason=reason,
         at_s=at_s,
+        reasons=reasons,
     )
 
 

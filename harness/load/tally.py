@@ -24,6 +24,7 @@ from harness.load import histogram
 from harness.load.interval import PIPELINE_TYPE, Interval
 
 STANDARD_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+TOP_REASONS = 5
 
 
 class SelectionError(ValueError):
@@ -37,6 +38,8 @@ class _Endpoint:
     count: int = 0
     failures: int = 0
     hist: HdrHistogram = field(default_factory=histogram.new_histogram)
+    reasons: dict[str, int] = field(default_factory=dict)
+    unfinished: int = 0
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,13 @@ class Selection:
     count: int
     failures: int
     hist: HdrHistogram
+    reasons: Mapping[str, int] = field(default_factory=dict)
+    unfinished: int = 0
+
+    def top_reasons(self, limit: int = TOP_REASONS) -> tuple[tuple[str, int], ...]:
+        """The most frequent failure reasons, most frequent first (ties by name)."""
+        ranked = sorted(self.reasons.items(), key=lambda item: (-item[1], item[0]))
+        return tuple(ranked[:limit])
 
 
 class Tally:
@@ -53,6 +63,8 @@ class Tally:
         self.scheduled = 0
         self.sent = 0
         self.unsent = 0
+        self.finished = 0
+        self.unfinished_arrivals = 0
         self.first_second: int | None = None
         self.last_second: int | None = None
         self.first_active: int | None = None  # first and last second with requests
@@ -65,19 +77,26 @@ class Tally:
         self.scheduled += interval.scheduled
         self.sent += interval.sent
         self.unsent += interval.unsent
-        if self.first_second is None:
+        self.finished += interval.finished
+        self.unfinished_arrivals += interval.unfinished_arrivals
+        if self.first_second is None or interval.second < self.first_second:
             self.first_second = interval.second
-        self.last_second = interval.second
+        if self.last_second is None or interval.second > self.last_second:
+            self.last_second = interval.second
         if interval.endpoints and any(e.count for e in interval.endpoints.values()):
-            if self.first_active is None:
+            if self.first_active is None or interval.second < self.first_active:
                 self.first_active = interval.second
-            self.last_active = interval.second
+            if self.last_active is None or interval.second > self.last_active:
+                self.last_active = interval.second
         for key, measured in interval.endpoints.items():
             endpoint = self.endpoints.get(key)
             if endpoint is None:
                 endpoint = self.endpoints[key] = _Endpoint(measured.request_type, measured.name)
             endpoint.count += measured.count
             endpoint.failures += measured.failures
+            endpoint.unfinished += measured.unfinished
+            for reason, count in measured.reasons.items():
+                endpoint.reasons[reason] = endpoint.reasons.get(reason, 0) + count
             if measured.count:
                 histogram.add_into(endpoint.hist, histogram.decode(measured.hist))
 
@@ -106,13 +125,16 @@ class Tally:
         else:
             chosen = [e for e in self.endpoints.values() if e.request_type != PIPELINE_TYPE]
         if len(chosen) == 1:
-            only = chosen[0]
-            return Selection(only.count, only.failures, only.hist)
+            return _selection(chosen[0])
         merged = histogram.new_histogram()
+        reasons: dict[str, int] = {}
         for endpoint in chosen:
             histogram.add_into(merged, endpoint.hist)
+            for reason, count in endpoint.reasons.items():
+                reasons[reason] = reasons.get(reason, 0) + count
         return Selection(
-            sum(e.count for e in chosen), sum(e.failures for e in chosen), merged
+            sum(e.count for e in chosen), sum(e.failures for e in chosen), merged, reasons,
+            sum(e.unfinished for e in chosen),
         )
 
     def value(self, metric: str, labels: Mapping[str, str], span_s: float) -> float | None:
@@ -152,13 +174,25 @@ class Tally:
         rows: dict[str, object] = {}
         keys = sorted(self.endpoints)
         for key in [*keys, ""]:
-            if key:
-                e = self.endpoints[key]
-                chosen = Selection(e.count, e.failures, e.hist)
-            else:
-                chosen = self.select({})
+            chosen = _selection(self.endpoints[key]) if key else self.select({})
             rows[key or "overall"] = describe(chosen, span_s)
         return rows
+
+
+def _selection(endpoint: _Endpoint) -> Selection:
+    return Selection(
+        endpoint.count, endpoint.failures, endpoint.hist, endpoint.reasons, endpoint.unfinished
+    )
+
+
+def reasons_json(pairs: Iterable[tuple[str, int]]) -> list[dict[str, object]]:
+    """[{"reason": "HTTP 503", "count": 12}, ...] (verdict.json, metrics)."""
+    return [{"reason": reason, "count": count} for reason, count in pairs]
+
+
+def reasons_text(pairs: Iterable[tuple[str, int]]) -> str:
+    """'HTTP 503 (12), ConnectionResetError (3)' (summaries, console, JUnit)."""
+    return ", ".join(f"{reason} ({count})" for reason, count in pairs)
 
 
 def latency_ms(hist: HdrHistogram, metric: str) -> float | None:
@@ -192,4 +226,6 @@ def describe(chosen: Selection, span_s: float) -> dict[str, object]:
         "max_ms": histogram.max_ms(chosen.hist),
         "min_ms": histogram.min_ms(chosen.hist),
         "mean_ms": round(m, 3) if (m := histogram.mean_ms(chosen.hist)) is not None else None,
+        "unfinished": chosen.unfinished,
+        "reasons": reasons_json(chosen.top_reasons()),
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.load import histogram
 from harness.load.tally import Tally
@@ -139,3 +141,25 @@ def test_recording_many_at_once_gives_the_same_counts_as_one_by_one() -> None:
     assert at_once.get_min_value() == one_by_one.get_min_value()
     assert at_once.get_max_value() == one_by_one.get_max_value()
     assert histogram.encode(at_once) == histogram.encode(one_by_one)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(0.001, 60_000.0), min_size=1, max_size=400))
+def test_numpy_percentiles_mean_and_count_above_equal_hdrh_walking_its_counts(
+    values: list[float],
+) -> None:
+    hist = histogram.new_histogram()
+    histogram.record_many_ms(hist, values)
+    qs = [0.0, 1.0, 50.0, 90.0, 95.0, 99.0, 99.9, 100.0]
+    assert histogram.percentiles_ms(hist, qs) == {
+        q: v / 1000.0 for q, v in hist.get_percentile_to_value_dict(qs).items()
+    }
+    walked = [(int(i.value_iterated_to), int(i.count_at_value_iterated_to))
+              for i in hist.get_recorded_iterator()]
+    lowest = [(hist.get_lowest_equivalent_value(v), c) for v, c in walked]
+    mean = histogram.mean_ms(hist)
+    assert mean == pytest.approx(sum(v * c for v, c in lowest) / len(values) / 1000.0)
+    threshold_ms = sorted(values)[len(values) // 2]
+    assert histogram.count_above_ms(hist, threshold_ms) == sum(
+        c for v, c in lowest if v > threshold_ms * 1000.0
+    )
