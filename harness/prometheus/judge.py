@@ -25,8 +25,8 @@ from harness.prometheus.criterion import MAX_WINDOW_POINTS, PromqlCriterion
 from harness.status import Status
 
 NO_PROMETHEUS = (
-    "no Prometheus to ask: set target.external.prometheus_url in the suite "
-    "or HARNESS_PROMETHEUS_URL"
+    "no Prometheus to ask: PromQL criteria need an external or kubernetes target with "
+    "target.external.prometheus_url (or HARNESS_PROMETHEUS_URL); the local testbed has none"
 )
 
 
