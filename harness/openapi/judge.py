@@ -55,8 +55,9 @@ def _criterion(report: CheckReport) -> CriterionResult:
         )  # fmt: skip
     first = report.findings[0] if report.findings else None
     reason = report.detail if first is None else (
-        f"{len(report.findings)} findings in {report.detail}; first: {first.operation}: "
-        f"{first.problem}"
+        f"{first.operation}: {first.problem}"
+        + (f"; reproduce: {first.curl}" if first.curl else "")
+        + f" ({len(report.findings)} findings; {report.detail})"
     )  # fmt: skip
     mismatches = tuple(
         Mismatch(

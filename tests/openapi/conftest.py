@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from harness.events import Event
 from harness.openapi.spec import ApiStep
@@ -25,23 +26,22 @@ from harness.target import Target, Tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 RATE_LIMIT_RPS = 20.0
-FEATURES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
-REGISTRY_STEP: dict[str, Any] = {
-    "name": "registry-api",
-    "service": "registry",
-    "max_examples": 2,
-    "auth": {"unknown_token_status": 403},
-}
-SERVING_STEP: dict[str, Any] = {
-    "name": "serving-api",
-    "service": "serving",
-    "max_examples": 2,
-    "fuzz": {"checks": ["server_errors"]},
-    "auth": {"secured": ["* /admin/*"]},
-    "hostile": False,
-    "rate_limit": {"method": "POST", "path": "/predict", "json": {"features": FEATURES}},
-    "metrics": {"names": ["ml_predictions_total", "ml_prediction_latency"]},
-}
+PRERELEASE = ROOT / "suites" / "prerelease.yaml"
+
+
+def prerelease_api_steps() -> dict[str, dict[str, Any]]:
+    """The api steps of suites/prerelease.yaml, as the suite has them (fewer examples)."""
+    suite = yaml.safe_load(PRERELEASE.read_text())
+    (stage,) = [s for s in suite["stages"] if s["name"] == "api"]
+    steps = {step["name"]: {**step, "max_examples": 2} for step in stage["steps"]}
+    for step in steps.values():
+        step.pop("kind")
+    return steps
+
+
+STEPS = prerelease_api_steps()
+REGISTRY_STEP: dict[str, Any] = STEPS["registry-api"]
+SERVING_STEP: dict[str, Any] = STEPS["serving-api"]
 
 
 @pytest.fixture(scope="module")
