@@ -29,6 +29,10 @@ os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
 from pact import Pact
 
 PACT_DIR = Path(__file__).resolve().parent / "pacts"
+# Pacts of platforms other than the testbed live with their platform.
+PACT_DIRS = {
+    "harness-mlflow-client-mlflow-registry.json": PACT_DIR.parent.parent / "platforms/mlflow/pacts",
+}
 
 
 @dataclass
@@ -59,14 +63,15 @@ def fresh_pact_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     fresh = tmp_path_factory.mktemp("pacts")
     _SESSION.fresh_dir = fresh
     yield fresh
-    PACT_DIR.mkdir(exist_ok=True)
     for path in sorted(fresh.glob("*.json")):
         modules = _SESSION.modules_by_file.get(path.name, set())
+        destination = PACT_DIRS.get(path.name, PACT_DIR)
         if modules and all(_all_passed(m) for m in modules):
-            os.replace(path, PACT_DIR / path.name)
+            destination.mkdir(parents=True, exist_ok=True)
+            os.replace(path, destination / path.name)
         else:
             warnings.warn(
-                f"contracts/pacts/{path.name} left as committed: not every consumer test "
+                f"{destination / path.name} left as committed: not every consumer test "
                 "that writes it ran and passed in this session",
                 stacklevel=1,
             )
@@ -86,6 +91,11 @@ def registry_pact(request: pytest.FixtureRequest, fresh_pact_dir: Path) -> Pact:
 @pytest.fixture
 def serving_pact(request: pytest.FixtureRequest, fresh_pact_dir: Path) -> Pact:
     return _pact(request, "inference-gateway", "model-serving")
+
+
+@pytest.fixture
+def mlflow_pact(request: pytest.FixtureRequest, fresh_pact_dir: Path) -> Pact:
+    return _pact(request, "harness-mlflow-client", "mlflow-registry")
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ import psutil
 from harness.chaos.kube.execs import revert_ballast
 from harness.chaos.kube.objects import revert_chaos_object
 from harness.chaos.ledger import FaultRecord, LedgerError, ProcessRef, read_records, remove_record
+from harness.chaos.local_pods import replicas_back
 from testbed.manifest import Manifest, ManifestError, live_pods, load_manifest, serving_master
 
 HTTP_TIMEOUT_S = 3.0
@@ -226,6 +227,12 @@ def delete_ballast(record: FaultRecord) -> Reverted:
 
 def check_replicas(record: FaultRecord, wait_s: float = REPLICA_WAIT_S) -> Reverted:
     """A killed pod cannot be un-killed: check the process manager brought the count back."""
+    group = record.extra.get("local_group")
+    if isinstance(group, str) and group:  # a pod of a declared local process group
+        ok, detail = replicas_back(
+            str(record.extra.get("local_processes", "")), group, record.expected_replicas, wait_s
+        )
+        return Reverted(ok, detail)
     manifest = _manifest(record)
     if manifest is None:
         return Reverted(True, "testbed manifest gone: no replicas to check")

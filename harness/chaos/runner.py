@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.chaos.experiment import (
+    LOCAL_DRIVER,
     Experiment,
     ExperimentError,
     ExperimentProblem,
@@ -36,6 +37,7 @@ from harness.chaos.kube.scope import (
     write_child_kubeconfig,
 )
 from harness.chaos.ledger import FaultRecord, read_records
+from harness.chaos.local_pods import LOCAL_PROCESSES_ENV, LocalProcesses
 from harness.chaos.phases import PhaseTracker
 from harness.chaos.plan import describe_plan
 from harness.chaos.recovery import Reverted, revert_record
@@ -49,6 +51,7 @@ from harness.runner import StepContext
 from harness.status import Status, worst
 
 CONTROL_MODULE = "harness.chaos.control"
+PROCESS_DRIVER = "harness.chaos.driver.processes"
 POLL_S = 0.1
 RUNNER_REPLICA_WAIT_S = 3.0
 MIN_BUDGET_S = 5.0
@@ -132,6 +135,12 @@ def chaos_env(ctx: StepContext, files: RunFiles, run_tag: str) -> dict[str, str]
     env["PYTHONUNBUFFERED"] = "1"
     if ctx.target.manifest_path is not None:
         env["TESTBED_MANIFEST"] = str(ctx.target.manifest_path)
+    if ctx.target.local_processes:
+        # In the state dir, not the report: `harness recover` reads it after a killed run.
+        path = state_dir() / "local-processes" / f"{run_tag}.json"
+        services = {name: s.url for name, s in ctx.target.all_services().items()}
+        LocalProcesses(ctx.target.local_processes, services).write(path)
+        env[LOCAL_PROCESSES_ENV] = str(path)
     if files.kubeconfig is not None:
         scope = resolve_scope(ctx.target.kubernetes)
         env = child_env(env, scope, write_child_kubeconfig(scope, files.kubeconfig))
@@ -244,7 +253,10 @@ async def run_chaos(ctx: StepContext) -> StepOutcome:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         reason = f"refused before injecting anything: {problem_text(experiment, problems[0])}{more}"
         return error_outcome(spec.name, "chaos", reason, started_at=started_at)
-    if experiment.uses_local_driver and ctx.target.manifest_path is None:
+    undeclared = undeclared_groups(experiment, {g.name for g in ctx.target.local_processes})
+    if undeclared:
+        return error_outcome(spec.name, "chaos", f"{path}: {undeclared}", started_at=started_at)
+    if needs_testbed(experiment) and ctx.target.manifest_path is None:
         return error_outcome(
             spec.name,
             "chaos",
@@ -254,6 +266,40 @@ async def run_chaos(ctx: StepContext) -> StepOutcome:
     if spec.dry_run or ctx.dry_run:
         return dry_run_outcome(ctx, spec, experiment, started_at)
     return await _run(ctx, spec, experiment, started_at)
+
+
+def needs_testbed(experiment: Experiment) -> bool:
+    """Whether the experiment uses the testbed driver (the process-group driver acts on
+    the suite's ``target.local_processes`` instead, on any target)."""
+    modules = {
+        str(a.get("provider", {}).get("module", ""))
+        for _, a in experiment.activities()
+        if isinstance(a.get("provider"), dict)
+    }
+    return any(m.startswith(LOCAL_DRIVER) and m != PROCESS_DRIVER for m in modules)
+
+
+def undeclared_groups(experiment: Experiment, declared: set[str]) -> str:
+    """'' when every process-group activity names a group of ``target.local_processes``."""
+    for field, activity in experiment.activities():
+        provider = activity.get("provider")
+        if not isinstance(provider, dict) or provider.get("module") != PROCESS_DRIVER:
+            continue
+        arguments = provider.get("arguments")
+        group = arguments.get("group") if isinstance(arguments, dict) else None
+        if group is None and provider.get("func") in (
+            "resume_process_pods",
+            "delete_stressor",
+            "verify_process_pods",
+        ):
+            continue
+        if group not in declared:
+            known = ", ".join(sorted(declared)) or "none"
+            return (
+                f"{field}: process group {group!r} is not declared in target.local_processes "
+                f"(declared: {known}): refused before injecting anything"
+            )
+    return ""
 
 
 def blast_radius(

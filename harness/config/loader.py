@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from harness import stages as stage_registry
+from harness.config.services import known_service_names
 from harness.config.suite import SuiteSpec
 from harness.config.yaml_source import KeyPath, YamlDocument, dotted, read_yaml
 from harness.criteria import did_you_mean
@@ -105,6 +106,7 @@ def _validate(
     if spec is None:
         return None
     problems.extend(_duplicate_names(spec, document, path))
+    problems.extend(_unknown_services(spec, steps_by_position, document, path))
     if problems:
         return None
     stages = tuple(
@@ -288,6 +290,39 @@ def _element_model(annotation: Any) -> Any:
                 return found
         return None
     return annotation
+
+
+def _unknown_services(
+    spec: SuiteSpec,
+    steps: dict[tuple[int, int], PlannedStep],
+    document: YamlDocument,
+    path: Path,
+) -> list[Problem]:
+    """A step's ``service`` must name a service of the target."""
+    external = spec.target.external
+    known = known_service_names(
+        external.services,
+        {
+            "registry": external.registry_url,
+            "serving": external.serving_url,
+            "orchestrator": external.orchestrator_url,
+        },
+    )
+    problems = []
+    for (i, j), step in sorted(steps.items()):
+        name = getattr(step.spec, "service", None)
+        if isinstance(name, str) and name not in known:
+            at: KeyPath = ("stages", i, "steps", j, "service")
+            problems.append(
+                Problem(
+                    path,
+                    document.line_of(at),
+                    dotted(at),
+                    f"unknown service {name!r}{did_you_mean(name, known)}; the target's "
+                    f"services are {', '.join(known)}",
+                )
+            )
+    return problems
 
 
 def _duplicate_names(spec: SuiteSpec, document: YamlDocument, path: Path) -> list[Problem]:

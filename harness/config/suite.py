@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from harness.config.services import LauncherSpec, LocalProcessSpec, ServiceName, ServiceSpec
 from harness.units import DurationS
 
 TargetKindName = Literal["local", "external", "kubernetes"]
@@ -45,6 +46,8 @@ class ExternalSpec(_Strict):
     prometheus_url: str | None = None  # for resource criteria (cpu_utilisation) remotely
     tokens: TokenEnvSpec = Field(default_factory=TokenEnvSpec)
     ready_timeout: DurationS = 30.0
+    services: dict[ServiceName, ServiceSpec] = Field(default_factory=dict)
+    launcher: LauncherSpec | None = None
 
 
 class KubernetesSpec(_Strict):
@@ -64,6 +67,7 @@ class TargetSpec(_Strict):
     testbed: TestbedSpec = Field(default_factory=TestbedSpec)
     external: ExternalSpec = Field(default_factory=ExternalSpec)
     kubernetes: KubernetesSpec = Field(default_factory=KubernetesSpec)
+    local_processes: dict[ServiceName, LocalProcessSpec] = Field(default_factory=dict)
 
 
 class StageSpec(_Strict):

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.contract.pactfile import Scope
+from harness.contract.state_sources import StateSource
 
 PLAN_SCHEMA = "harness.pact-plan/1"
 RESULTS_SCHEMA = "harness.pact-results/1"
 TOKENS_ENV = "HARNESS_PACT_TOKENS"
+HEADERS_ENV = "HARNESS_PACT_HEADERS"  # the provider service's headers (secrets: env only)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,16 @@ class VerifyPlan:
     run_prefix: str = "harness"
     request_timeout_ms: int = 5000
     extra: dict[str, Any] = field(default_factory=dict)
+    states: dict[str, str] | None = None  # a StateSource as JSON; None: see state_source()
+
+    def state_source(self) -> StateSource | None:
+        """Where provider states come from; a plan with only ``registry_url`` (written
+        before ``states:`` existed) means the testbed registry."""
+        if self.states is not None:
+            return StateSource.from_json(self.states)
+        if self.registry_url:
+            return StateSource("testbed-registry", base_url=self.registry_url)
+        return None
 
     def write(self, path: Path) -> None:
         data = {"schema": PLAN_SCHEMA, **asdict(self)}
@@ -86,4 +98,5 @@ class VerifyPlan:
             run_prefix=raw.get("run_prefix", "harness"),
             request_timeout_ms=int(raw.get("request_timeout_ms", 5000)),
             extra=dict(raw.get("extra", {})),
+            states=dict(raw["states"]) if raw.get("states") else None,
         )

@@ -79,15 +79,39 @@ class BrokerOptions(BaseModel):
     can_i_deploy: CanIDeploy = Field(default_factory=CanIDeploy)
 
 
+class StatesFromModule(BaseModel):
+    """Provider states from a Python callable ``handler(state, params, action) -> dict``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    module: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class StatesFromUrl(BaseModel):
+    """Provider states from the provider's own state-change URL (Pact's protocol)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://")
+
+
+StatesSpec = Literal["testbed-registry", "mlflow"] | StatesFromModule | StatesFromUrl
+
+
 class ContractStep(StepBase):
     kind: Literal["contract"] = "contract"
     provider: str = "model-registry"
     pacts: str = "contracts/pacts"
     consumers: list[str] = Field(default_factory=list)
-    service: Literal["serving", "registry", "orchestrator"] | None = Field(
+    service: str | None = Field(
         default=None,
-        description="which target URL serves the provider; default: serving for "
+        description="which target service serves the provider; default: serving for "
         "model-serving, orchestrator for pipeline-orchestrator, else registry",
+    )
+    states: StatesSpec | None = Field(
+        default=None,
+        description="where provider states come from; default: testbed-registry when the "
+        "provider is served by the registry service, else none",
     )
     request_timeout: DurationS = Field(
         default=5.0, description="per request the verifier sends to the provider"
@@ -102,13 +126,24 @@ class ContractStep(StepBase):
         return data
 
     @property
-    def target_service(self) -> Literal["serving", "registry", "orchestrator"]:
+    def target_service(self) -> str:
         if self.service is not None:
             return self.service
         return _SERVICE_BY_PROVIDER.get(self.provider, "registry")
 
+    @property
+    def state_source_kind(self) -> str | None:
+        """"testbed-registry" | "mlflow" | "module" | "url", or None (no states)."""
+        if isinstance(self.states, StatesFromModule):
+            return "module"
+        if isinstance(self.states, StatesFromUrl):
+            return "url"
+        if self.states is not None:
+            return self.states
+        return "testbed-registry" if self.target_service == "registry" else None
 
-_SERVICE_BY_PROVIDER: dict[str, Literal["serving", "registry", "orchestrator"]] = {
+
+_SERVICE_BY_PROVIDER: dict[str, str] = {
     "model-serving": "serving",
     "pipeline-orchestrator": "orchestrator",
     "model-registry": "registry",

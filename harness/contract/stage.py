@@ -32,7 +32,8 @@ from harness.contract.broker_flow import (
     verifier_publication,
 )
 from harness.contract.pactfile import Interaction, PactFileError, Scope, select_pacts
-from harness.contract.plan import TOKENS_ENV, BrokerSource, VerifyPass, VerifyPlan
+from harness.contract.plan import HEADERS_ENV, TOKENS_ENV, BrokerSource, VerifyPass, VerifyPlan
+from harness.contract.provider import NoSuchService, provider_service, state_source
 from harness.contract.results import ResultsError, judge, read_results
 from harness.contract.spec import BROKER_TOKEN_ENV, BROKER_URL_ENV, ContractStep
 from harness.events import StepProgressed
@@ -52,11 +53,7 @@ def verifier_python() -> str:
 
 
 def provider_url(spec: ContractStep, target: Target) -> str:
-    return {
-        "registry": target.registry_url,
-        "serving": target.serving_url,
-        "orchestrator": target.orchestrator_url,
-    }[spec.target_service]
+    return provider_service(spec, target).url
 
 
 def plan_passes(interactions: Sequence[Interaction]) -> tuple[VerifyPass, ...]:
@@ -208,6 +205,11 @@ class ContractStage:
             )
         )
 
+        try:
+            service = provider_service(spec, ctx.target)
+        except NoSuchService as exc:
+            return error(str(exc))
+        source = state_source(spec, service)
         passes = plan_passes(interactions)
         # One pass: the verifier publishes its own results. Several: each pass would
         # publish a partial result, so the harness publishes one per pact afterwards.
@@ -225,14 +227,15 @@ class ContractStage:
             )
         plan = VerifyPlan(
             provider=spec.provider,
-            provider_url=provider_url(spec, ctx.target),
+            provider_url=service.url,
             passes=passes,
             pact_files=tuple(str(p.path.resolve()) for p in selection.files)
             if broker_source is None
             else (),
             consumers=tuple(spec.consumers),
             broker=broker_source,
-            registry_url=ctx.target.registry_url if spec.target_service == "registry" else None,
+            registry_url=service.url if source and source.kind == "testbed-registry" else None,
+            states=source.to_json() if source else None,
             run_prefix=run_prefix(ctx.run_id),
             request_timeout_ms=int(spec.request_timeout * 1000),
         )
@@ -244,7 +247,7 @@ class ContractStage:
         stdout_path = ctx.artifact_dir / "verifier.stdout.log"
         stderr_path = ctx.artifact_dir / "verifier.stderr.log"
         tokens = ctx.target.tokens
-        secrets = [t for t in (tokens.read, tokens.write, tokens.admin, broker_token) if t]
+        secrets = [*ctx.target.secrets(), *filter(None, [broker_token])]
         env = dict(os.environ)
         env.update(
             {
@@ -252,8 +255,15 @@ class ContractStage:
                 TOKENS_ENV: json.dumps(
                     {"read": tokens.read, "write": tokens.write, "admin": tokens.admin}
                 ),
+                HEADERS_ENV: json.dumps(dict(service.headers)),
                 "PYTHONPATH": os.pathsep.join(
-                    [str(_HARNESS_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+                    dict.fromkeys(
+                        [
+                            str(_HARNESS_ROOT),
+                            str(ctx.base_dir),
+                            *filter(None, [os.environ.get("PYTHONPATH")]),
+                        ]
+                    )
                 ),
             }
         )

@@ -27,10 +27,21 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 StateValues = dict[str, Any]
+
+
+class StateHandler(Protocol):
+    """What the state server calls: set up, tear down, and sweep at the end
+    (one per ``states:`` source, see :mod:`harness.contract.state_sources`)."""
+
+    def setup(self, state: str, params: Mapping[str, Any]) -> StateValues: ...
+
+    def teardown(self, state: str, params: Mapping[str, Any], values: StateValues) -> None: ...
+
+    def remove_all(self) -> list[str]: ...
 
 
 class StateSetupError(Exception):
@@ -270,7 +281,7 @@ def _metrics(params: Mapping[str, Any]) -> dict[str, float] | None:
 class StateServer:
     """The HTTP endpoint the verifier calls for provider states (a thread in the child)."""
 
-    def __init__(self, states: RegistryStates | None) -> None:
+    def __init__(self, states: StateHandler | None) -> None:
         self.states = states
         self.failures: list[dict[str, str]] = []
         self._values: dict[tuple[str, str], StateValues] = {}

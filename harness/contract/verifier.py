@@ -25,7 +25,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.atomic_file import write_atomically
-from harness.contract.plan import RESULTS_SCHEMA, TOKENS_ENV, VerifyPass, VerifyPlan
+from harness.contract.plan import (
+    HEADERS_ENV,
+    RESULTS_SCHEMA,
+    TOKENS_ENV,
+    VerifyPass,
+    VerifyPlan,
+)
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")
@@ -87,7 +93,13 @@ def redacted(results: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def build_verifier(plan: VerifyPlan, one_pass: VerifyPass, state_url: str, token: str) -> Any:
+def build_verifier(
+    plan: VerifyPlan,
+    one_pass: VerifyPass,
+    state_url: str,
+    token: str,
+    headers: dict[str, str] | None = None,
+) -> Any:
     from pact import Verifier  # imported here: only the child ever loads pact
 
     host = urlsplit(plan.provider_url).hostname or "127.0.0.1"
@@ -122,13 +134,19 @@ def build_verifier(plan: VerifyPlan, one_pass: VerifyPass, state_url: str, token
         verifier.filter(exact_regex(one_pass.descriptions))
     if one_pass.stateful:  # else the verifier would call it twice per interaction
         verifier.state_handler(state_url, teardown=True, body=True)
+    for name, value in (headers or {}).items():  # the service's headers (from env vars)
+        verifier.add_custom_header(name, value)
     if one_pass.scope is not None:
         verifier.add_custom_header("Authorization", f"Bearer {token}")
     return verifier
 
 
 def run_pass(
-    plan: VerifyPlan, one_pass: VerifyPass, state_url: str, tokens: dict[str, str]
+    plan: VerifyPlan,
+    one_pass: VerifyPass,
+    state_url: str,
+    tokens: dict[str, str],
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     token = tokens.get(one_pass.scope or "", "")
     if one_pass.scope is not None and not token:
@@ -139,7 +157,7 @@ def run_pass(
             "output": "",
         }
     started = time.monotonic()
-    verifier = build_verifier(plan, one_pass, state_url, token)
+    verifier = build_verifier(plan, one_pass, state_url, token, headers or {})
     error = ""
     try:
         verifier.verify()
@@ -209,28 +227,29 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def run(plan: VerifyPlan, tokens: dict[str, str]) -> dict[str, Any]:
+def run(
+    plan: VerifyPlan, tokens: dict[str, str], headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    headers = headers or {}
     if not any(p.stateful for p in plan.passes):  # no provider state: no state server
         return {
             "schema": RESULTS_SCHEMA,
             "provider": plan.provider,
-            "passes": [run_pass(plan, p, "", tokens) for p in plan.passes],
+            "passes": [run_pass(plan, p, "", tokens, headers) for p in plan.passes],
             "state_failures": [],
             "cleanup_left": [],
         }
     # Imported only when needed: the child must start fast.
-    from harness.contract.states import RegistryApi, RegistryStates, StateServer
+    from harness.contract.state_sources import states_or_reason
+    from harness.contract.states import StateServer
 
-    states = None
-    if plan.registry_url:
-        api = RegistryApi(plan.registry_url, tokens.get("write", ""))
-        states = RegistryStates(api, plan.run_prefix)
+    states = states_or_reason(plan.state_source(), plan.run_prefix, tokens, headers)
     passes = []
     left: list[str] = []
     with StateServer(states) as server:
         try:
             for one_pass in plan.passes:
-                passes.append(run_pass(plan, one_pass, server.url, tokens))
+                passes.append(run_pass(plan, one_pass, server.url, tokens, headers))
         finally:
             if states is not None:
                 left = states.remove_all()
@@ -251,16 +270,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan_path, results_path = Path(args[0]), Path(args[1])
     os.environ.setdefault("PACT_DO_NOT_TRACK", "true")
     tokens: dict[str, str] = {}
+    headers: dict[str, str] = {}
     try:
         tokens = {k: str(v) for k, v in json.loads(os.environ.get(TOKENS_ENV) or "{}").items()}
+        headers = {k: str(v) for k, v in json.loads(os.environ.get(HEADERS_ENV) or "{}").items()}
         plan = VerifyPlan.read(plan_path)
-        results = run(plan, tokens)
+        results = run(plan, tokens, headers)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         print(scrub(traceback.format_exc(), secrets_of(tokens)), file=sys.stderr)
         print(f"verifier failed: {scrub(message, secrets_of(tokens))}", file=sys.stderr)
         return 2
-    write_atomically(results_path, json.dumps(redacted(results, secrets_of(tokens)), indent=2))
+    secrets = secrets_of({**tokens, **{f"header:{k}": v for k, v in headers.items()}})
+    write_atomically(results_path, json.dumps(redacted(results, secrets), indent=2))
     return 0
 
 

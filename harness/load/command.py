@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -9,6 +10,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
+from harness.load.scenario_env import HEADERS_ENV, url_env
 from harness.load.spec import LoadStep
 from harness.process import venv_bin
 from harness.target import Target
@@ -23,11 +25,11 @@ def locust_bin() -> str:
 
 
 def service_url(target: Target, service: str) -> str:
-    return {
-        "serving": target.serving_url,
-        "registry": target.registry_url,
-        "orchestrator": target.orchestrator_url,
-    }[service]
+    """The URL of ``service`` ('' when the target has none: the runner says so)."""
+    try:
+        return target.service(service).url
+    except KeyError:
+        return ""
 
 
 def build_argv(spec: LoadStep, locustfile: Path, host: str, json_prefix: Path) -> list[str]:
@@ -83,6 +85,10 @@ def build_env(
         "HARNESS_REGISTRY_URL": target.registry_url,
         "HARNESS_ORCHESTRATOR_URL": target.orchestrator_url,
     })
+    services = target.all_services()
+    for name, service in services.items():
+        env[url_env(name)] = service.url
+    env[HEADERS_ENV] = json.dumps({n: dict(s.headers) for n, s in services.items() if s.headers})
     for kind in ("read", "write", "admin"):
         value = getattr(target.tokens, kind)
         if value:

@@ -145,6 +145,8 @@ async def _prepare(ctx: StepContext) -> _Prepared | StepOutcome:
         known = ", ".join(sorted(facts.classes)) or "none"
         return error(f"unknown user class {', '.join(missing)} in {locustfile} (defined: {known})")
     host = service_url(ctx.target, spec.service)
+    if not host:
+        return error(f"the target has no service {spec.service!r}")
     unreachable = await _unreachable(host)
     if unreachable:
         return error(f"target {spec.service} at {host} is unreachable: {unreachable}")

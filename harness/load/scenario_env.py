@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,29 @@ def _manifest() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+HEADERS_ENV = "HARNESS_SERVICE_HEADERS"
+
+
+def url_env(service: str) -> str:
+    """``HARNESS_<SERVICE>_URL``, the service name upper-cased, other characters as ``_``."""
+    return "HARNESS_" + re.sub(r"[^A-Z0-9]", "_", service.upper()) + "_URL"
+
+
 def service_url(service: str) -> str:
-    configured = os.environ.get(f"HARNESS_{service.upper()}_URL", "").strip()
+    configured = os.environ.get(url_env(service), "").strip()
     if configured:
         return configured
     url = _manifest().get("services", {}).get(service, {}).get("url")
-    return str(url) if url else DEFAULT_URLS[service]
+    return str(url) if url else DEFAULT_URLS.get(service, "")
+
+
+def service_headers(service: str) -> dict[str, str]:
+    """The headers the suite configures for ``service`` (values from its env variables)."""
+    try:
+        headers = json.loads(os.environ.get(HEADERS_ENV) or "{}").get(service) or {}
+    except (ValueError, AttributeError):
+        return {}
+    return {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
 
 
 def token(kind: str) -> str:

@@ -62,7 +62,7 @@ class LoadStep(JudgedStep):
     )
     locustfile: str
     user_classes: list[str] = Field(default_factory=list)
-    service: Literal["serving", "registry", "orchestrator"] = "serving"
+    service: str = Field(default="serving", description="the target service the load hits")
     users: int = Field(default=10, ge=1, le=100_000)
     spawn_rate: float = Field(default=10.0, gt=0)
     duration: DurationS = 30.0

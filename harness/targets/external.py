@@ -3,14 +3,18 @@ from environment variables the suite names (never from the file itself)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from harness.config.suite import ExternalSpec, KubernetesSpec
-from harness.target import KubernetesTarget, Target, Tokens
+from harness.target import KubernetesTarget, Service, Target, Tokens
 from harness.targets.errors import TargetUnavailable
+from harness.targets.launcher import Launched, launched
 from harness.targets.readiness import await_healthy
+from harness.targets.services import resolve_services
 
 _ENV = {
     "registry": "HARNESS_REGISTRY_URL",
@@ -19,8 +23,9 @@ _ENV = {
 }
 
 
-def resolve_urls(spec: ExternalSpec) -> dict[str, str]:
-    """Service -> URL (suite first, then env). Raises TargetUnavailable if none is set."""
+def resolve_urls(spec: ExternalSpec, *, required: bool = True) -> dict[str, str]:
+    """Testbed-named service -> URL (suite first, then env). Raises TargetUnavailable if
+    none is set and ``required`` (a suite with a ``services`` map needs none of them)."""
     configured = {
         "registry": spec.registry_url,
         "serving": spec.serving_url,
@@ -31,7 +36,7 @@ def resolve_urls(spec: ExternalSpec) -> dict[str, str]:
         for service, value in configured.items()
     }
     urls = {service: url for service, url in urls.items() if url}
-    if not urls:
+    if not urls and required:
         raise TargetUnavailable(
             "no service URL: set target.external.{registry,serving,orchestrator}_url in the "
             "suite or HARNESS_REGISTRY_URL / HARNESS_SERVING_URL / HARNESS_ORCHESTRATOR_URL"
@@ -58,24 +63,44 @@ def resolve_tokens(spec: ExternalSpec) -> Tokens:
     )
 
 
-async def _reachable(spec: ExternalSpec, kubernetes: KubernetesTarget | None = None) -> Target:
-    urls = resolve_urls(spec)
+async def _reachable(
+    spec: ExternalSpec,
+    kubernetes: KubernetesTarget | None = None,
+    launched: Launched | None = None,
+) -> Target:
+    services = resolve_services(spec.services, launched.urls if launched else None)
+    legacy = {
+        name: Service(name, url)
+        for name, url in resolve_urls(spec, required=not services).items()
+        if name not in services
+    }
     tokens = resolve_tokens(spec)
-    await await_healthy(urls, spec.ready_timeout)
+    await await_healthy({**legacy, **services}, spec.ready_timeout)
+    every = {**legacy, **services}
+
+    def url_of(name: str) -> str:
+        return every[name].url if name in every else ""
+
     return Target(
         kind="kubernetes" if kubernetes else "external",
-        registry_url=urls.get("registry", ""),
-        serving_url=urls.get("serving", ""),
-        orchestrator_url=urls.get("orchestrator", ""),
+        registry_url=url_of("registry"),
+        serving_url=url_of("serving"),
+        orchestrator_url=url_of("orchestrator"),
         tokens=tokens,
         kubernetes=kubernetes,
         prometheus_url=spec.prometheus_url or os.environ.get("HARNESS_PROMETHEUS_URL") or None,
+        services=services,
     )
 
 
 @asynccontextmanager
-async def external_target(spec: ExternalSpec) -> AsyncIterator[Target]:
-    yield await _reachable(spec)
+async def external_target(spec: ExternalSpec, base_dir: Path) -> AsyncIterator[Target]:
+    if spec.launcher is None:
+        yield await _reachable(spec)
+        return
+    async with launched(spec.launcher, base_dir) as platform:
+        target = await _reachable(spec, launched=platform)
+        yield dataclasses.replace(target, platform_dir=platform.directory)
 
 
 def kubernetes_settings(spec: KubernetesSpec) -> KubernetesTarget:

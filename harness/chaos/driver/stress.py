@@ -20,7 +20,7 @@ from harness.chaos.driver.testbed import (
     manifest_path,
     select_pods,
 )
-from harness.chaos.ledger import new_record, update_record, write_record
+from harness.chaos.ledger import FaultRecord, new_record, update_record, write_record
 from harness.chaos.recovery import process_ref
 from harness.units import parse_duration_s
 
@@ -43,13 +43,7 @@ def stress_cpu(
     themselves after ``duration`` (at most 300 s); :func:`delete_stressor` stops them early.
     """
     check_local_selector(label_selectors)
-    duration_s = parse_duration_s(duration)
-    if not 0 < duration_s <= MAX_DURATION_S:
-        raise FaultError(f"duration {duration!r} must lie in (0, {MAX_DURATION_S:g}s]")
-    if not 1 <= workers <= MAX_WORKERS:
-        raise FaultError(f"workers={workers} must lie in [1, {MAX_WORKERS}]")
-    if not 1 <= load <= 100:
-        raise FaultError(f"load={load} must lie in [1, 100]")
+    duration_s = check_burners(duration, workers, load)
     manifest = current_manifest()
     pods = select_pods(manifest, label_selectors, all=True, ns=ns)
     cpus: set[int] = set()
@@ -62,6 +56,25 @@ def stress_cpu(
         manifest_path=str(manifest_path()),
         extra={"duration_s": duration_s, "cpus": sorted(cpus)},
     )
+    return start_burners(record, workers, load, duration_s, cpus)
+
+
+def check_burners(duration: str, workers: int, load: int) -> float:
+    """The burners' duration in seconds, after checking every bound (FaultError)."""
+    duration_s = parse_duration_s(duration)
+    if not 0 < duration_s <= MAX_DURATION_S:
+        raise FaultError(f"duration {duration!r} must lie in (0, {MAX_DURATION_S:g}s]")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise FaultError(f"workers={workers} must lie in [1, {MAX_WORKERS}]")
+    if not 1 <= load <= 100:
+        raise FaultError(f"load={load} must lie in [1, 100]")
+    return duration_s
+
+
+def start_burners(
+    record: FaultRecord, workers: int, load: int, duration_s: float, cpus: set[int]
+) -> list[int]:
+    """Write ``record``, start the burners pinned to ``cpus``, record their pids."""
     write_record(record)  # intent first: a crash before the pids are known leaves no burner
     burners: list[subprocess.Popen[bytes]] = []
     try:
