@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 
-from locust import FastHttpUser, constant, task
+from locust import FastHttpUser, constant_throughput, task
 
 from harness.load.scenario_env import service_headers, service_url
 
@@ -50,7 +50,7 @@ def check(response, expected: list[int]) -> None:  # type: ignore[no-untyped-def
 
 class InvocationsUser(FastHttpUser):
     host = service_url(SERVICE)
-    wait_time = constant(0)
+    wait_time = constant_throughput(10)  # per user: bounded load, not a flood
 
     def on_start(self) -> None:
         self.headers = service_headers(SERVICE)
