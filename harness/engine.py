@@ -140,8 +140,7 @@ async def _recover(emit: Emit) -> tuple[str, ...]:
 
 
 def _describe(target: Target) -> str:
-    urls = [u for u in (target.registry_url, target.serving_url, target.orchestrator_url) if u]
-    return ", ".join(urls)
+    return ", ".join(f"{name} {s.url}" for name, s in target.all_services().items())
 
 
 async def _run_stages(

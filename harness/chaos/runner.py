@@ -286,13 +286,9 @@ def undeclared_groups(experiment: Experiment, declared: set[str]) -> str:
         if not isinstance(provider, dict) or provider.get("module") != PROCESS_DRIVER:
             continue
         arguments = provider.get("arguments")
-        group = arguments.get("group") if isinstance(arguments, dict) else None
-        if group is None and provider.get("func") in (
-            "resume_process_pods",
-            "delete_stressor",
-            "verify_process_pods",
-        ):
-            continue
+        if not isinstance(arguments, dict) or "group" not in arguments:
+            continue  # probes of services, and reverts of this run's own faults
+        group = arguments["group"]
         if group not in declared:
             known = ", ".join(sorted(declared)) or "none"
             return (

@@ -291,3 +291,29 @@ def test_unknown_service_is_an_error_at_file_and_line(tmp_path: Path) -> None:
         in done.stdout + done.stderr
     )
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("group", "message"),
+    [
+        ("{command: gunicorn}", "command needs user"),
+        ("{pid_file: a.pid, parent_pid: 40}", "exactly one of"),
+        ("{}", "exactly one of"),
+        ("{command: '(', user: me}", "not a regular expression"),
+    ],
+)
+def test_local_process_groups_are_checked_at_file_and_line(
+    tmp_path: Path, group: str, message: str
+) -> None:
+    from harness.config.loader import load_suite
+
+    suite = tmp_path / "suites" / "s.yaml"
+    suite.parent.mkdir()
+    suite.write_text(
+        "name: s\ntarget:\n  local_processes:\n    web: " + group + "\n"
+        "stages:\n  - name: a\n    steps:\n      - {name: l, kind: load, locustfile: x.py}\n"
+    )
+    _, problems = load_suite(suite, check_references=False)
+    assert [p.line for p in problems] == [4]
+    assert "target.local_processes.web" in problems[0].field
+    assert message in problems[0].message
