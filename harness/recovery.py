@@ -1,16 +1,17 @@
 """Everything a killed run can leave behind, put right: what each stage left (chaos:
 the faults in its ledger) first, since reverting a fault switch needs its testbed
-still running, then testbeds whose harness run died. Called by ``harness recover``
-and at the start of every run."""
+still running, then testbeds whose harness run died, and platforms their launcher
+started. Called by ``harness recover`` and at the start of every run."""
 
 from __future__ import annotations
 
 from harness.paths import project_root
 from harness.stages import all_stages
+from harness.targets.launcher import reap_orphaned_platforms
 from harness.targets.leases import reap_orphaned_testbeds
 
 
 def recover_everything() -> list[str]:
     """One line per thing reverted or stopped; empty when nothing was left."""
     lines = [line for stage in all_stages() for line in stage.recover()]
-    return [*lines, *reap_orphaned_testbeds(project_root())]
+    return [*lines, *reap_orphaned_testbeds(project_root()), *reap_orphaned_platforms()]

@@ -26,7 +26,7 @@ import httpx
 import psutil
 import pytest
 
-pytestmark = [pytest.mark.mlflow, pytest.mark.e2e]
+pytestmark = [pytest.mark.mlflow, pytest.mark.e2e, pytest.mark.timeout(1500)]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = PROJECT_ROOT / "platforms/mlflow/mlflow_platform.py"
 HARNESS = str(Path(sys.executable).parent / "harness")
