@@ -85,8 +85,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 class RenamingProxy:
-    """Forwards to MLflow; in answers to model-versions/get renames ``status`` to
-    ``state`` (the provider changed one field of its contract)."""
+    """Forwards to MLflow; in answers to model-versions/get, ``status`` says ``REGISTERED``
+    (not one of READY / PENDING_REGISTRATION / FAILED_REGISTRATION): the provider changed
+    one field of its contract."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream
@@ -111,7 +112,7 @@ class RenamingProxy:
                 data = answer.content
                 if "/model-versions/get" in self.path and answer.status_code == 200:
                     parsed = answer.json()
-                    parsed["model_version"]["state"] = parsed["model_version"].pop("status")
+                    parsed["model_version"]["status"] = "REGISTERED"
                     data = json.dumps(parsed).encode()
                 self.send_response(answer.status_code)
                 self.send_header("Content-Type", "application/json")
