@@ -133,7 +133,7 @@ class ContractStep(StepBase):
 
     @property
     def state_source_kind(self) -> str | None:
-        """"testbed-registry" | "mlflow" | "module" | "url", or None (no states)."""
+        """ "testbed-registry" | "mlflow" | "module" | "url", or None (no states)."""
         if isinstance(self.states, StatesFromModule):
             return "module"
         if isinstance(self.states, StatesFromUrl):

@@ -36,6 +36,7 @@ from harness.contract.plan import HEADERS_ENV, TOKENS_ENV, BrokerSource, VerifyP
 from harness.contract.provider import NoSuchService, provider_service, state_source
 from harness.contract.results import ResultsError, judge, read_results
 from harness.contract.spec import BROKER_TOKEN_ENV, BROKER_URL_ENV, ContractStep
+from harness.contract.state_sources import crash_sweeper
 from harness.events import StepProgressed
 from harness.outcome import CriterionResult, StepOutcome, error_outcome, judged
 from harness.process import run_to_end
@@ -92,17 +93,16 @@ def redact_file(path: Path, secrets: Sequence[str]) -> None:
 
 
 async def sweep_after_crash(
-    plan: VerifyPlan, interactions: Sequence[Interaction], write_token: str
+    plan: VerifyPlan,
+    interactions: Sequence[Interaction],
+    tokens: dict[str, str],
+    headers: dict[str, str],
 ) -> str:
-    """The child died before removing its test data: remove every version of the names
-    its states would have used (``<run prefix>-<name>``). A clause for the reason."""
-    from harness.contract.states import RegistryApi, RegistryStates
-
-    assert plan.registry_url is not None
-    states = RegistryStates(RegistryApi(plan.registry_url, write_token), plan.run_prefix)
+    """The child died before removing its test data: remove what its states would have
+    created under the run's names (``<run prefix>-<name>``). A clause for the reason."""
     names = {str(s.params["name"]) for i in interactions for s in i.states if "name" in s.params}
-    states.claimed_names = {states.unique(name) for name in names}
-    if not states.claimed_names:
+    states = crash_sweeper(plan.state_source(), plan.run_prefix, names, tokens, headers)
+    if states is None:
         return ""
     try:
         left = await asyncio.to_thread(states.remove_all)
@@ -248,13 +248,12 @@ class ContractStage:
         stderr_path = ctx.artifact_dir / "verifier.stderr.log"
         tokens = ctx.target.tokens
         secrets = [*ctx.target.secrets(), *filter(None, [broker_token])]
+        token_map = {"read": tokens.read, "write": tokens.write, "admin": tokens.admin}
         env = dict(os.environ)
         env.update(
             {
                 "PACT_DO_NOT_TRACK": "true",
-                TOKENS_ENV: json.dumps(
-                    {"read": tokens.read, "write": tokens.write, "admin": tokens.admin}
-                ),
+                TOKENS_ENV: json.dumps(token_map),
                 HEADERS_ENV: json.dumps(dict(service.headers)),
                 "PYTHONPATH": os.pathsep.join(
                     dict.fromkeys(
@@ -289,8 +288,9 @@ class ContractStage:
         except asyncio.CancelledError:
             # Cancelled (Ctrl-C, engine deadline): the child was reaped before it could
             # clean up; remove the run's test data, then let the cancellation go on.
-            if plan.registry_url:
-                await asyncio.shield(sweep_after_crash(plan, interactions, tokens.write))
+            await asyncio.shield(
+                sweep_after_crash(plan, interactions, token_map, dict(service.headers))
+            )
             raise
         finally:
             # The child masks secrets in its results itself (leaving pact descriptions
@@ -304,8 +304,7 @@ class ContractStage:
             else:
                 tail = finished.tail(3).replace("\n", " | ")
                 reason = f"pact verifier exited with code {finished.returncode}: {tail}"
-            if plan.registry_url:
-                reason += await sweep_after_crash(plan, interactions, tokens.write)
+            reason += await sweep_after_crash(plan, interactions, token_map, dict(service.headers))
             return error(reason)
         try:
             judgement = judge(interactions, read_results(results_path))

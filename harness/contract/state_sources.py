@@ -197,3 +197,27 @@ def states_or_reason(
         return open_states(source, run_prefix, tokens, headers)
     except StateSetupError as exc:
         return UnavailableStates(str(exc))
+
+
+def crash_sweeper(
+    source: StateSource | None,
+    run_prefix: str,
+    names: set[str],
+    tokens: Mapping[str, str],
+    headers: Mapping[str, str],
+) -> StateHandler | None:
+    """A handler that removes what a built-in source would have created under ``names``
+    (the verifier child died before cleaning up); None when there is nothing to sweep."""
+    if source is None or not names or source.kind not in BUILTIN_SOURCES:
+        return None
+    if source.kind == "testbed-registry":
+        from harness.contract.states import RegistryApi, RegistryStates
+
+        registry = RegistryStates(RegistryApi(source.base_url, tokens.get("write", "")), run_prefix)
+        registry.claimed_names = {registry.unique(name) for name in names}
+        return registry
+    from harness.contract.mlflow_states import MlflowApi, MlflowStates
+
+    mlflow = MlflowStates(MlflowApi(source.base_url, dict(headers)), run_prefix)
+    mlflow.names = {mlflow.unique(name) for name in names}
+    return mlflow
