@@ -104,19 +104,17 @@ async def external_target(spec: ExternalSpec, base_dir: Path) -> AsyncIterator[T
 
 
 def kubernetes_settings(spec: KubernetesSpec) -> KubernetesTarget:
-    """The cluster the chaos stage may act on, after the suite's allowlists: an explicit
-    context that ``allowed_contexts`` names (never the kubeconfig's current context)."""
+    """The cluster the chaos stage may act on, after the suite's allowlists. A context, when
+    given, must be one ``allowed_contexts`` names (an empty list allows none); without one
+    the target serves load and contract steps, and the chaos stage refuses to act (it needs
+    an explicit allowed context, never the kubeconfig's current one)."""
     context = spec.context or os.environ.get("KUBERNETES_CONTEXT") or None
     namespaces = spec.allowed_namespaces or [spec.namespace]
     if spec.namespace not in namespaces:
         raise TargetUnavailable(
             f"namespace {spec.namespace!r} is not in allowed_namespaces {spec.allowed_namespaces}"
         )
-    if context is None:
-        raise TargetUnavailable(
-            "target.kubernetes.context is not set: name the cluster context explicitly"
-        )
-    if context not in spec.allowed_contexts:
+    if context is not None and context not in spec.allowed_contexts:
         raise TargetUnavailable(
             f"kubernetes context {context!r} is not in allowed_contexts {spec.allowed_contexts}"
         )

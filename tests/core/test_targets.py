@@ -53,8 +53,8 @@ def test_kubernetes_target_needs_an_explicit_allowed_context(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("KUBERNETES_CONTEXT", raising=False)
-    with pytest.raises(TargetUnavailable, match="context is not set"):
-        kubernetes_settings(KubernetesSpec(allowed_contexts=["staging"]))
+    # no context: fine for load/contract steps; the chaos stage refuses (tests/chaos)
+    assert kubernetes_settings(KubernetesSpec(allowed_contexts=["staging"])).context is None
     with pytest.raises(TargetUnavailable, match="not in allowed_contexts"):
         kubernetes_settings(KubernetesSpec(context="staging"))  # empty list allows nothing
     only_default = kubernetes_settings(KubernetesSpec(namespace="ml", context="staging",

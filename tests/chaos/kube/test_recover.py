@@ -145,3 +145,29 @@ def test_recover_counts_an_object_already_gone_as_deleted(
     done = harness(["recover"], own_env(private_state_dir))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "already gone (404)" in done.stdout and read_records() == []
+
+
+def test_recover_deletes_a_ballast_a_killed_run_left_in_a_pod(
+    kube_run: KubeRun, private_state_dir: Path
+) -> None:
+    from harness.chaos.kube.execs import Ballast, ballast_record
+
+    cluster = kube_run.api.cluster
+    [pod] = [p for p in cluster.pods.values() if p.owner == "model-registry"]
+    pod.files[("registry", "/data/.chaos-ballast")] = 64 * 1024 * 1024
+    ballast = Ballast(
+        "standin",
+        "default",
+        "registry",
+        "/data/.chaos-ballast",
+        (pod.name, "model-registry-gone"),
+        str(kube_run.kubeconfig),
+    )
+    write_record(dataclasses.replace(ballast_record(ballast), owner_pid=0))
+    done = harness(["recover"], own_env(private_state_dir))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "deleted in 1 pod(s), 1 pod(s) gone" in done.stdout
+    assert pod.files == {} and read_records() == []
+    assert [argv[-1] for _, _, argv in cluster.execs] == [
+        "rm -f /data/.chaos-ballast && test ! -e /data/.chaos-ballast && echo gone"
+    ]
