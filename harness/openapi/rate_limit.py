@@ -34,6 +34,9 @@ def rate_limit(
         burst, spent_s = _burst(senders, label, request, options.burst)
         findings = _judge_burst(label, burst, spent_s)
         limited = [a for a in burst if a.status == 429]
+        too_slow = _too_slow(options, len(burst), spent_s)
+        if not limited and too_slow:
+            return CheckReport("rate_limit", "error", len(burst), too_slow)
         if limited and not findings:
             findings += _recovery(senders[0], label, request, limited, options.recover_within)
     finally:
@@ -50,16 +53,32 @@ def rate_limit(
     )
 
 
+def _too_slow(options: RateLimitOptions, sent: int, spent_s: float) -> str:
+    """Why the burst proves nothing (it could not outpace ``limit_rps``), or ""."""
+    if options.limit_rps is None:
+        return ""
+    allowed = max(1.0, options.limit_rps) + options.limit_rps * spent_s  # bucket + refill
+    if sent > allowed:
+        return ""
+    return (
+        f"a burst of {sent} requests took {spent_s:.2f}s: a {options.limit_rps:g}/s limit "
+        f"allows {allowed:.0f} in that time, so it could not be exceeded (raise burst)"
+    )
+
+
 def _burst(
     senders: list[Sender], label: str, request: dict[str, Any], count: int
 ) -> tuple[list[Answer], float]:
+    """``count`` requests, each sender (one connection) in its own thread."""
+
+    def send_share(index: int) -> list[Answer]:
+        share = range(index, count, len(senders))
+        return [senders[index].send(label, **request) for _ in share]
+
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=len(senders)) as pool:
-        futures = [
-            pool.submit(senders[i % len(senders)].send, label, **request) for i in range(count)
-        ]
-        answers = [f.result() for f in futures]
-    return answers, time.monotonic() - started
+        shares = list(pool.map(send_share, range(len(senders))))
+    return [answer for share in shares for answer in share], time.monotonic() - started
 
 
 def _judge_burst(label: str, burst: list[Answer], spent_s: float) -> list[Finding]:

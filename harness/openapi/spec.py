@@ -94,6 +94,11 @@ class RateLimitOptions(_Section):
     burst: int = Field(default=60, ge=2, le=2000, description="requests sent at once")
     concurrency: int = Field(default=4, ge=1, le=32)
     recover_within: Seconds = Field(default=5.0, description="after the burst")
+    limit_rps: float | None = Field(
+        default=None,
+        gt=0,
+        description="the configured limit: a burst too slow to exceed it is an ERROR, not a FAIL",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -25,7 +25,6 @@ from harness.stage_stream import StageStream
 from harness.target import Target, Tokens
 
 ROOT = Path(__file__).resolve().parents[2]
-RATE_LIMIT_RPS = 20.0
 PRERELEASE = ROOT / "suites" / "prerelease.yaml"
 
 
@@ -40,6 +39,9 @@ def prerelease_api_steps() -> dict[str, dict[str, Any]]:
 
 
 STEPS = prerelease_api_steps()
+RATE_LIMIT_RPS = float(
+    yaml.safe_load(PRERELEASE.read_text())["target"]["testbed"]["rate_limit_rps"]
+)
 REGISTRY_STEP: dict[str, Any] = STEPS["registry-api"]
 SERVING_STEP: dict[str, Any] = STEPS["serving-api"]
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from harness.openapi.curl import curl_command, mask
 from harness.openapi.judge import expected_checks, judge
 from harness.openapi.metric_names import exposed_names, is_exposed
-from harness.openapi.rate_limit import _retry_after_s
+from harness.openapi.rate_limit import _retry_after_s, _too_slow
 from harness.openapi.results import (
     CheckReport,
     Finding,
@@ -23,7 +23,7 @@ from harness.openapi.results import (
     read_results,
     write_results,
 )
-from harness.openapi.spec import ApiStep
+from harness.openapi.spec import ApiStep, RateLimitOptions
 from harness.openapi.stage import STAGE, openapi_location
 from harness.status import Status
 
@@ -137,6 +137,13 @@ def test_metric_names_match_on_name_boundaries() -> None:
 )
 def test_retry_after(value: str, seconds: float | None) -> None:
     assert _retry_after_s(value) == seconds
+
+
+def test_a_burst_too_slow_to_exceed_the_limit_proves_nothing() -> None:
+    options = RateLimitOptions(path="/predict", burst=150, limit_rps=50)
+    assert "could not be exceeded" in _too_slow(options, 150, 2.5)  # 50 + 125 allowed
+    assert _too_slow(options, 150, 1.0) == ""  # 100 allowed: some must be 429
+    assert _too_slow(RateLimitOptions(path="/p"), 150, 9.0) == ""  # limit unknown
 
 
 def test_step_model_round_trips_through_the_plan() -> None:
