@@ -25,7 +25,7 @@ from harness.paths import project_root
 from harness.plan import Suite
 from harness.reporters import fan_out, write_reports
 from harness.reporters.event_log import EventLog
-from harness.targets.local import fault_spec_problems
+from harness.targets.local import fault_spec_problems, testbed_missing
 from harness.verdict import RunResult
 
 
@@ -66,7 +66,11 @@ def prepare_run(
     suite, problems = load_suite(suite_path, base_dir=project_root())
     if suite is None:
         raise InvalidRun([str(p) for p in problems], counted=True)
-    if faults and (target or suite.target.kind) != "local":
+    kind = target or suite.target.kind
+    missing = testbed_missing() if kind == "local" else None
+    if missing:
+        raise InvalidRun([f"harness: {missing}"])
+    if faults and kind != "local":
         raise InvalidRun(["harness: --fault applies to the local testbed only"])
     refused = fault_spec_problems(faults)
     if refused:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from testbed.atomic_file import write_atomically
+from wholefile import write_atomically
 
 REGISTRY_FAULT_NAMES: tuple[str, ...] = (
     "registry-rename-field",

@@ -13,8 +13,8 @@ from pathlib import Path
 import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from testbed.atomic_file import write_atomically
 from testbed.serving.pods import read_pod_record
+from wholefile import write_atomically
 
 MANIFEST_SCHEMA = "testbed.manifest/1"
 POD_LABELS = {"app": "model-serving", "model": "churn-classifier", "tier": "serving"}

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.atomic_file import fsync_directory, write_atomically
 from harness.paths import ledger_dir
+from wholefile import fsync_directory, write_atomically
 
 LEDGER_SCHEMA = "harness.fault/1"
 FaultKind = Literal[

@@ -11,10 +11,11 @@ from harness.chaos.allowlist import BlastRadiusError, parse_label_selector, sele
 from harness.chaos.experiment import LOCAL_DRIVER, Experiment, configuration_value
 from harness.chaos.kube.scope import NAMESPACE_ENV
 from harness.target import Target
-from testbed.manifest import ManifestError, live_pods, load_manifest
 
 
 def _local_pods(target: Target, selector: Any) -> str:
+    from testbed.manifest import ManifestError, live_pods, load_manifest  # local targets only
+
     if target.manifest_path is None:
         return "no testbed manifest: pods unknown"
     try:

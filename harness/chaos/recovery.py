@@ -15,15 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import psutil
+
+if TYPE_CHECKING:
+    from testbed.manifest import Manifest
 
 from harness.chaos.kube.execs import revert_ballast
 from harness.chaos.kube.objects import revert_chaos_object
 from harness.chaos.ledger import FaultRecord, LedgerError, ProcessRef, read_records, remove_record
 from harness.chaos.local_pods import replicas_back
-from testbed.manifest import Manifest, ManifestError, live_pods, load_manifest, serving_master
 
 HTTP_TIMEOUT_S = 3.0
 REPLICA_WAIT_S = 20.0
@@ -122,6 +125,10 @@ def _admin_token(record: FaultRecord) -> str | None:
 
 
 def _manifest(record: FaultRecord) -> Manifest | None:
+    """The local testbed's manifest of a record (imported here: the testbed is there only
+    for local records)."""
+    from testbed.manifest import ManifestError, load_manifest
+
     if not record.manifest_path:
         return None
     try:
@@ -233,6 +240,8 @@ def check_replicas(record: FaultRecord, wait_s: float = REPLICA_WAIT_S) -> Rever
             str(record.extra.get("local_processes", "")), group, record.expected_replicas, wait_s
         )
         return Reverted(ok, detail)
+    from testbed.manifest import live_pods, serving_master
+
     manifest = _manifest(record)
     if manifest is None:
         return Reverted(True, "testbed manifest gone: no replicas to check")

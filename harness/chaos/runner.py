@@ -404,58 +404,72 @@ def judge_run(
     experiment: Experiment,
     started_at: float,
 ) -> StepOutcome:
+    """The step's outcome from the journal, the run's own checks and the leftovers."""
     journal, problem = read_journal(files.journal)
-    rows: list[CriterionResult] = []
-    metrics: dict[str, Any] = {"chaos_returncode": finished.returncode}
-    if journal is None:
-        tail = finished.tail(3).replace("\n", " | ")
-        reason = f"{problem} (chaos exit code {finished.returncode})" + (
-            f": {tail}" if tail else ""
-        )
-        rows.append(CriterionResult(name="experiment", status=Status.ERROR, reason=reason))
-        summary = reason
-    else:
-        judgement = judge_journal(journal)
-        rows.extend(judgement.criteria)
-        metrics.update(judgement.metrics)
-        summary = judgement.summary
-    if finished.timed_out:
-        rows.append(
-            CriterionResult(
-                name="experiment finished in time",
-                status=Status.ERROR,
-                reason="timed out: chaos was stopped (SIGTERM) and its rollbacks given the grace",
-            )
-        )
-        summary = "timed out; " + summary
-    if experiment.reports_injection and not tracker.injected and journal is not None:
-        rows.append(
-            CriterionResult(
-                name="fault injected",
-                status=Status.ERROR,
-                observed=0,
-                threshold=">= 1",
-                reason="the fault driver never reported a fault in place: nothing was tested",
-            )
-        )
-        summary = "no fault was injected; " + summary
+    rows, metrics, summary = _journal_rows(journal, problem, finished)
+    for row, clause in _run_checks(finished, experiment, tracker, journal is not None):
+        rows.append(row)
+        summary = f"{clause}; {summary}"
     rows.extend(leftover_rows(leftovers))
     metrics.update(tracker.metrics())
     status = worst(r.status for r in rows)
     if status is Status.SKIPPED:
         status = Status.ERROR
-    if status is not Status.PASS:
-        first_bad = next((r for r in rows if r.status is status and r.reason), None)
-        if first_bad is not None and first_bad.reason not in summary:
-            summary = f"{summary} [{first_bad.name}: {first_bad.reason}]"
     return StepOutcome(
         name=spec.name,
         kind="chaos",
         status=status,
-        summary=summary,
+        summary=_with_first_reason(summary, rows, status),
         criteria=tuple(rows),
         metrics=metrics,
         artifacts=files.artifacts(),
         started_at=started_at,
         finished_at=time.time(),
     )
+
+
+def _journal_rows(
+    journal: object | None, problem: str, finished: Finished
+) -> tuple[list[CriterionResult], dict[str, Any], str]:
+    """Rows, metrics and summary from the journal (an ERROR row when there is none)."""
+    metrics: dict[str, Any] = {"chaos_returncode": finished.returncode}
+    if journal is None:
+        tail = finished.tail(3).replace("\n", " | ")
+        reason = f"{problem} (chaos exit code {finished.returncode})" + (
+            f": {tail}" if tail else ""
+        )
+        row = CriterionResult(name="experiment", status=Status.ERROR, reason=reason)
+        return [row], metrics, reason
+    judgement = judge_journal(journal)
+    metrics.update(judgement.metrics)
+    return list(judgement.criteria), metrics, judgement.summary
+
+
+def _run_checks(
+    finished: Finished, experiment: Experiment, tracker: PhaseTracker, journaled: bool
+) -> list[tuple[CriterionResult, str]]:
+    """What the run itself shows beside the journal: (row, summary clause) each."""
+    checks: list[tuple[CriterionResult, str]] = []
+    if finished.timed_out:
+        reason = "timed out: chaos was stopped (SIGTERM) and its rollbacks given the grace"
+        row = CriterionResult("experiment finished in time", Status.ERROR, reason=reason)
+        checks.append((row, "timed out"))
+    if experiment.reports_injection and not tracker.injected and journaled:
+        row = CriterionResult(
+            name="fault injected",
+            status=Status.ERROR,
+            observed=0,
+            threshold=">= 1",
+            reason="the fault driver never reported a fault in place: nothing was tested",
+        )
+        checks.append((row, "no fault was injected"))
+    return checks
+
+
+def _with_first_reason(summary: str, rows: list[CriterionResult], status: Status) -> str:
+    if status is Status.PASS:
+        return summary
+    first_bad = next((r for r in rows if r.status is status and r.reason), None)
+    if first_bad is not None and first_bad.reason not in summary:
+        return f"{summary} [{first_bad.name}: {first_bad.reason}]"
+    return summary

@@ -78,25 +78,8 @@ def _validate(
             )
         )
         return None
-    raw_stages = data.get("stages")
     step_problems: list[Problem] = []
-    if isinstance(raw_stages, list):
-        for i, raw_stage in enumerate(raw_stages):
-            raw_steps = raw_stage.get("steps") if isinstance(raw_stage, dict) else None
-            if not isinstance(raw_steps, list):
-                continue
-            stage_name = raw_stage.get("name")
-            for j, raw_step in enumerate(raw_steps):
-                step = _validate_step(
-                    raw_step,
-                    ("stages", i, "steps", j),
-                    str(stage_name),
-                    document,
-                    path,
-                    step_problems,
-                )
-                if step is not None:
-                    steps_by_position[(i, j)] = step
+    steps_by_position.update(_validate_steps(data.get("stages"), document, path, step_problems))
     try:
         spec = SuiteSpec.model_validate(data)
     except ValidationError as exc:
@@ -125,6 +108,26 @@ def _validate(
         path=path,
         base_dir=base_dir,
     )
+
+
+def _validate_steps(
+    raw_stages: object, document: YamlDocument, path: Path, problems: list[Problem]
+) -> dict[tuple[int, int], PlannedStep]:
+    """Each step against its kind's model, by (stage index, step index)."""
+    steps: dict[tuple[int, int], PlannedStep] = {}
+    if not isinstance(raw_stages, list):
+        return steps
+    for i, raw_stage in enumerate(raw_stages):
+        raw_steps = raw_stage.get("steps") if isinstance(raw_stage, dict) else None
+        if not isinstance(raw_steps, list):
+            continue
+        stage_name = str(raw_stage.get("name"))
+        for j, raw_step in enumerate(raw_steps):
+            at: KeyPath = ("stages", i, "steps", j)
+            step = _validate_step(raw_step, at, stage_name, document, path, problems)
+            if step is not None:
+                steps[(i, j)] = step
+    return steps
 
 
 def _validate_step(

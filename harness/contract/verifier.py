@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from harness.atomic_file import write_atomically
 from harness.contract.plan import (
     HEADERS_ENV,
     RESULTS_SCHEMA,
@@ -32,6 +31,7 @@ from harness.contract.plan import (
     VerifyPass,
     VerifyPlan,
 )
+from wholefile import write_atomically
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*m")
 _REGEX_META = set("\\.+*?()|[]{}^$#&-~")

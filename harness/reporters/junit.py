@@ -5,10 +5,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.atomic_file import write_atomically
 from harness.outcome import CriterionResult, StepOutcome
 from harness.status import Status
 from harness.verdict import RunResult
+from wholefile import write_atomically
 
 
 def junit_tree(result: RunResult) -> ET.ElementTree[ET.Element]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.atomic_file import write_atomically
 from harness.outcome import CriterionResult
 from harness.status import Status
 from harness.verdict import RunResult
+from wholefile import write_atomically
 
 _ICON = {Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "💥", Status.SKIPPED: "⏭️"}
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.atomic_file import write_atomically
 from harness.outcome import StepOutcome
 from harness.reporters.paths import relative_artifact
 from harness.verdict import RunResult
+from wholefile import write_atomically
 
 SCHEMA = "harness.verdict/1"
 VERDICT_FILE = "verdict.json"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from harness.atomic_file import write_atomically
 from harness.paths import state_dir
+from wholefile import write_atomically
 
 DOWN_TIMEOUT_S = 60.0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -27,6 +28,24 @@ from harness.targets.leases import reap_strays, release_lease, take_lease
 
 DOWN_TIMEOUT_S = 60.0
 UP_INTERRUPT_GRACE_S = 15.0
+
+
+TESTBED_NEEDS = ("fastapi", "uvicorn", "gunicorn", "sklearn")
+"""What ``python -m testbed`` imports beyond the harness's own dependencies."""
+
+
+def testbed_missing() -> str | None:
+    """One line saying how to install the embedded testbed, when it is not installed."""
+    missing = [name for name in TESTBED_NEEDS if importlib.util.find_spec(name) is None]
+    if importlib.util.find_spec("testbed") is None:
+        missing.insert(0, "testbed")
+    if not missing:
+        return None
+    return (
+        f"the local target needs the embedded testbed ({', '.join(missing)} not installed): "
+        "pip install 'harness[testbed]' (in a checkout: pip install '.[testbed]'), "
+        "or run with --target external"
+    )
 
 
 def fault_spec_problems(specs: Sequence[str]) -> list[tuple[int, str]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testbed.atomic_file import write_atomically
+from wholefile import write_atomically
 
 MODEL_NAME = "churn-classifier"
 MODEL_VERSION = "1.0.0"

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.atomic_file import write_atomically
+from wholefile import write_atomically
 
 POD_NAME_PREFIX = "model-serving"
 

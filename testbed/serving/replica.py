@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from testbed.atomic_file import write_atomically
 from testbed.faults import ErrorFault, FaultState, LatencyFault
 from testbed.serving.fault_switch import FaultSwitch
 from testbed.serving.model import LoadedModel, load_model
@@ -23,6 +22,7 @@ from testbed.serving.pods import (
 )
 from testbed.serving.rate_limit import SharedTokenBucket
 from testbed.serving.settings import ServingSettings
+from wholefile import write_atomically
 
 _log = logging.getLogger("testbed.serving")
 RELOAD_INTERVAL_S = 1.0

@@ -1,7 +1,7 @@
 """Files replaced whole: readers see the old content or the new, never a torn write.
 
-(The testbed and the harness each keep this small helper: the platform under test
-does not import the harness that tests it.)
+One copy, shared by the harness and the testbed (which never imports the harness that
+tests it); it depends on nothing but the standard library.
 """
 
 from __future__ import annotations
