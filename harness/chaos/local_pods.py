@@ -28,9 +28,9 @@ from pathlib import Path
 
 import psutil
 
-from harness.atomic_file import write_atomically
 from harness.chaos.ledger import ProcessRef
 from harness.target import ProcessGroup
+from wholefile import write_atomically
 
 LOCAL_PROCESSES_ENV = "HARNESS_LOCAL_PROCESSES"
 SCHEMA = "harness.local-processes/1"

@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import harness
@@ -31,10 +32,16 @@ from harness.contract.broker_flow import (
     verdicts_by_key,
     verifier_publication,
 )
-from harness.contract.pactfile import Interaction, PactFileError, Scope, select_pacts
+from harness.contract.pactfile import (
+    Interaction,
+    PactFileError,
+    PactSelection,
+    Scope,
+    select_pacts,
+)
 from harness.contract.plan import HEADERS_ENV, TOKENS_ENV, BrokerSource, VerifyPass, VerifyPlan
 from harness.contract.provider import NoSuchService, provider_service, state_source
-from harness.contract.results import ResultsError, judge, read_results
+from harness.contract.results import Judgement, ResultsError, judge, read_results
 from harness.contract.spec import BROKER_TOKEN_ENV, BROKER_URL_ENV, ContractStep
 from harness.contract.state_sources import crash_sweeper
 from harness.events import StepProgressed
@@ -42,7 +49,7 @@ from harness.outcome import CriterionResult, StepOutcome, error_outcome, judged
 from harness.process import run_to_end
 from harness.runner import Problem, StepContext
 from harness.status import Status
-from harness.target import Target
+from harness.target import Service, Target
 
 VERIFIER_PYTHON_ENV = "HARNESS_PACT_VERIFIER_PYTHON"
 _HARNESS_ROOT = Path(harness.__file__).resolve().parent.parent
@@ -159,202 +166,301 @@ class ContractStage:
         return problems
 
     async def run(self, ctx: StepContext) -> StepOutcome:
+        """prepare (select the pacts, write the plan) -> verify (the child) -> judge."""
         spec = ctx.spec
         assert isinstance(spec, ContractStep)
-        started = time.time()
         ctx.artifact_dir.mkdir(parents=True, exist_ok=True)
-        artifacts: list[Path] = []
-        criteria: list[CriterionResult] = []
-        broker_url = os.environ.get(BROKER_URL_ENV, "")
-        broker_token = os.environ.get(BROKER_TOKEN_ENV) or None
+        step = _Step(
+            spec,
+            started=time.time(),
+            broker_url=os.environ.get(BROKER_URL_ENV, ""),
+            broker_token=os.environ.get(BROKER_TOKEN_ENV) or None,
+        )
+        prepared = await _prepare(ctx, step)
+        if isinstance(prepared, StepOutcome):
+            return prepared
+        failure = await _verify(ctx, step, prepared)
+        if failure:
+            return step.error(failure)
+        return await _judge(step, prepared)
 
-        def error(reason: str) -> StepOutcome:
-            return error_outcome(
-                spec.name,
-                "contract",
-                reason,
-                criteria=tuple(criteria),
-                artifacts=tuple(artifacts),
-                started_at=started,
-                finished_at=time.time(),
-            )
 
-        pact_dir = ctx.artifact_dir / "pacts"
-        shutil.rmtree(pact_dir, ignore_errors=True)
-        pact_dir.mkdir()
-        broker_pacts: BrokerPacts | None = None
-        try:
-            if spec.broker.enabled:
-                if not broker_url:
-                    return error(f"broker.enabled but ${BROKER_URL_ENV} is not set")
-                broker_pacts = await fetch_pacts(spec, broker_url, broker_token, pact_dir)
-                selection = broker_pacts.selection
-            else:
-                selection = select_pacts(ctx.base_dir / spec.pacts, spec.provider, spec.consumers)
-                for pact in selection.files:
-                    shutil.copyfile(pact.path, pact_dir / pact.path.name)
-        except (PactFileError, BrokerError) as exc:
-            return error(str(exc))
-        artifacts.extend(sorted(pact_dir.glob("*.json")))
-        interactions = selection.interactions
-        ctx.emit(
-            StepProgressed(
-                step=spec.name,
-                message=f"verifying {len(interactions)} interactions of {spec.provider} for "
-                f"{', '.join(selection.consumers)}",
-            )
-        )
+@dataclass
+class _Step:
+    """What one contract step has gathered so far (artifacts, criteria)."""
 
-        try:
-            service = provider_service(spec, ctx.target)
-        except NoSuchService as exc:
-            return error(str(exc))
-        source = state_source(spec, service)
-        passes = plan_passes(interactions)
-        # One pass: the verifier publishes its own results. Several: each pass would
-        # publish a partial result, so the harness publishes one per pact afterwards.
-        publish_in_verifier = spec.broker.publish_results and len(passes) == 1
-        broker_source = None
-        if spec.broker.enabled:
-            broker_source = BrokerSource(
-                url=broker_url,
-                selectors=tuple(s.to_broker() for s in spec.broker.consumer_version_selectors),
-                include_pending=spec.broker.include_pending,
-                include_wip_since=spec.broker.include_wip_since,
-                publish_version=spec.broker.provider_version if publish_in_verifier else None,
-                publish_branch=spec.broker.provider_branch,
-                provider_branch=spec.broker.provider_branch,
-            )
-        plan = VerifyPlan(
-            provider=spec.provider,
-            provider_url=service.url,
-            passes=passes,
-            pact_files=tuple(str(p.path.resolve()) for p in selection.files)
-            if broker_source is None
-            else (),
-            consumers=tuple(spec.consumers),
-            broker=broker_source,
-            registry_url=service.url if source and source.kind == "testbed-registry" else None,
-            states=source.to_json() if source else None,
-            run_prefix=run_prefix(ctx.run_id),
-            request_timeout_ms=int(spec.request_timeout * 1000),
-        )
-        plan_path = ctx.artifact_dir / "pact-plan.json"  # holds no secret
-        plan.write(plan_path)
-        artifacts.append(plan_path)
-        results_path = ctx.artifact_dir / "pact-results.json"
-        results_path.unlink(missing_ok=True)
-        stdout_path = ctx.artifact_dir / "verifier.stdout.log"
-        stderr_path = ctx.artifact_dir / "verifier.stderr.log"
-        tokens = ctx.target.tokens
-        secrets = [*ctx.target.secrets(), *filter(None, [broker_token])]
-        token_map = {"read": tokens.read, "write": tokens.write, "admin": tokens.admin}
-        env = dict(os.environ)
-        env.update(
-            {
-                "PACT_DO_NOT_TRACK": "true",
-                TOKENS_ENV: json.dumps(token_map),
-                HEADERS_ENV: json.dumps(dict(service.headers)),
-                "PYTHONPATH": os.pathsep.join(
-                    dict.fromkeys(
-                        [
-                            str(_HARNESS_ROOT),
-                            str(ctx.base_dir),
-                            *filter(None, [os.environ.get("PYTHONPATH")]),
-                        ]
-                    )
-                ),
-            }
-        )
-        if ctx.target.manifest_path is not None:
-            env["TESTBED_MANIFEST"] = str(ctx.target.manifest_path)
-        timeout_s = max(1.0, min(spec.timeout, ctx.deadline_s) - 2.0)
-        try:
-            finished = await run_to_end(
-                [
-                    verifier_python(),
-                    "-m",
-                    "harness.contract.verifier",
-                    str(plan_path),
-                    str(results_path),
-                ],
-                cwd=ctx.work_dir,
-                stdout_path=stdout_path,
-                stderr_path=stderr_path,
-                timeout_s=timeout_s,
-                env=env,
-                grace_s=2.0,
-            )
-        except asyncio.CancelledError:
-            # Cancelled (Ctrl-C, engine deadline): the child was reaped before it could
-            # clean up; remove the run's test data, then let the cancellation go on.
-            await asyncio.shield(
-                sweep_after_crash(plan, interactions, token_map, dict(service.headers))
-            )
-            raise
-        finally:
-            # The child masks secrets in its results itself (leaving pact descriptions
-            # intact); the raw output streams are masked here.
-            for path in (stdout_path, stderr_path):
-                redact_file(path, secrets)
-        artifacts += [p for p in (results_path, stdout_path, stderr_path) if p.exists()]
-        if finished.timed_out or finished.returncode != 0:
-            if finished.timed_out:
-                reason = f"pact verifier did not finish within {timeout_s:.0f}s (killed)"
-            else:
-                tail = finished.tail(3).replace("\n", " | ")
-                reason = f"pact verifier exited with code {finished.returncode}: {tail}"
-            reason += await sweep_after_crash(plan, interactions, token_map, dict(service.headers))
-            return error(reason)
-        try:
-            judgement = judge(interactions, read_results(results_path))
-        except ResultsError as exc:
-            return error(str(exc))
-        criteria.extend(judgement.criteria)
-        if broker_pacts is not None and spec.broker.publish_results and not judgement.error:
-            if publish_in_verifier:
-                criteria.append(verifier_publication(stderr_path, stdout_path))
-            else:
-                verdicts = verdicts_by_key([i.key for i in interactions], judgement.criteria)
-                criteria.append(
-                    await publish_aggregated(spec, broker_url, broker_token, broker_pacts, verdicts)
-                )
-        if broker_pacts is not None and spec.broker.can_i_deploy.enabled:
-            criteria.append(await can_i_deploy(spec, broker_url, broker_token))
-        metrics = {
-            "interactions_expected": judgement.expected,
-            "interactions_verified": judgement.verified,
-            "interactions_failed": judgement.failed,
-            "consumers": list(selection.consumers),
-            "verifier_passes_s": list(judgement.durations_s),
-        }
-        if judgement.error:
-            return error(judgement.error).with_(metrics=metrics)
-        status = judged(criteria)
-        per_interaction = judgement.criteria[: judgement.expected]
-        passed = sum(1 for c in per_interaction if c.status is Status.PASS)
-        pending = sum(1 for c in per_interaction if c.status is Status.SKIPPED)
-        summary = (
-            f"{passed}/{judgement.expected} interactions of {spec.provider} verified"
-            + (f", {judgement.failed} failed" if judgement.failed else "")
-            + (f", {pending} failed in pending pacts (not counted)" if pending else "")
-        )
-        if status is Status.ERROR:
-            reasons = [c.reason for c in criteria if c.status is Status.ERROR]
-            summary += "; " + (
-                reasons[0] if reasons else "nothing judged: every result is from a pending pact"
-            )
-        return StepOutcome(
-            name=spec.name,
-            kind="contract",
-            status=status,
-            summary=summary,
-            criteria=tuple(criteria),
-            metrics=metrics,
-            artifacts=tuple(artifacts),
-            started_at=started,
+    spec: ContractStep
+    started: float
+    broker_url: str
+    broker_token: str | None
+    artifacts: list[Path] = field(default_factory=list)
+    criteria: list[CriterionResult] = field(default_factory=list)
+
+    def error(self, reason: str) -> StepOutcome:
+        return error_outcome(
+            self.spec.name,
+            "contract",
+            reason,
+            criteria=tuple(self.criteria),
+            artifacts=tuple(self.artifacts),
+            started_at=self.started,
             finished_at=time.time(),
         )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    service: Service
+    selection: PactSelection
+    broker_pacts: BrokerPacts | None
+    plan: VerifyPlan
+    publish_in_verifier: bool
+    plan_path: Path
+    results_path: Path
+    stdout_path: Path
+    stderr_path: Path
+
+
+@dataclass(frozen=True)
+class ContractMetrics:
+    """The contract step's figures, as verdict.json carries them under ``metrics``."""
+
+    interactions_expected: int
+    interactions_verified: int
+    interactions_failed: int
+    consumers: list[str]
+    verifier_passes_s: list[float]
+
+
+async def _prepare(ctx: StepContext, step: _Step) -> _Prepared | StepOutcome:
+    """The pacts (local directory or broker) copied into the report, and the plan."""
+    spec = step.spec
+    pact_dir = ctx.artifact_dir / "pacts"
+    shutil.rmtree(pact_dir, ignore_errors=True)
+    pact_dir.mkdir()
+    broker_pacts: BrokerPacts | None = None
+    try:
+        if spec.broker.enabled:
+            if not step.broker_url:
+                return step.error(f"broker.enabled but ${BROKER_URL_ENV} is not set")
+            broker_pacts = await fetch_pacts(spec, step.broker_url, step.broker_token, pact_dir)
+            selection = broker_pacts.selection
+        else:
+            selection = select_pacts(ctx.base_dir / spec.pacts, spec.provider, spec.consumers)
+            for pact in selection.files:
+                shutil.copyfile(pact.path, pact_dir / pact.path.name)
+    except (PactFileError, BrokerError) as exc:
+        return step.error(str(exc))
+    step.artifacts.extend(sorted(pact_dir.glob("*.json")))
+    ctx.emit(
+        StepProgressed(
+            step=spec.name,
+            message=f"verifying {len(selection.interactions)} interactions of {spec.provider} "
+            f"for {', '.join(selection.consumers)}",
+        )
+    )
+    try:
+        service = provider_service(spec, ctx.target)
+    except NoSuchService as exc:
+        return step.error(str(exc))
+    return _planned(ctx, step, service, selection, broker_pacts)
+
+
+def _planned(
+    ctx: StepContext,
+    step: _Step,
+    service: Service,
+    selection: PactSelection,
+    broker_pacts: BrokerPacts | None,
+) -> _Prepared:
+    spec = step.spec
+    source = state_source(spec, service)
+    passes = plan_passes(selection.interactions)
+    # One pass: the verifier publishes its own results. Several: each pass would
+    # publish a partial result, so the harness publishes one per pact afterwards.
+    publish_in_verifier = spec.broker.publish_results and len(passes) == 1
+    broker_source = None
+    if spec.broker.enabled:
+        broker_source = BrokerSource(
+            url=step.broker_url,
+            selectors=tuple(s.to_broker() for s in spec.broker.consumer_version_selectors),
+            include_pending=spec.broker.include_pending,
+            include_wip_since=spec.broker.include_wip_since,
+            publish_version=spec.broker.provider_version if publish_in_verifier else None,
+            publish_branch=spec.broker.provider_branch,
+            provider_branch=spec.broker.provider_branch,
+        )
+    plan = VerifyPlan(
+        provider=spec.provider,
+        provider_url=service.url,
+        passes=passes,
+        pact_files=tuple(str(p.path.resolve()) for p in selection.files)
+        if broker_source is None
+        else (),
+        consumers=tuple(spec.consumers),
+        broker=broker_source,
+        registry_url=service.url if source and source.kind == "testbed-registry" else None,
+        states=source.to_json() if source else None,
+        run_prefix=run_prefix(ctx.run_id),
+        request_timeout_ms=int(spec.request_timeout * 1000),
+    )
+    plan_path = ctx.artifact_dir / "pact-plan.json"  # holds no secret
+    plan.write(plan_path)
+    step.artifacts.append(plan_path)
+    results_path = ctx.artifact_dir / "pact-results.json"
+    results_path.unlink(missing_ok=True)
+    return _Prepared(
+        service, selection, broker_pacts, plan, publish_in_verifier, plan_path, results_path,
+        stdout_path=ctx.artifact_dir / "verifier.stdout.log",
+        stderr_path=ctx.artifact_dir / "verifier.stderr.log",
+    )  # fmt: skip
+
+
+def _verifier_env(
+    ctx: StepContext, step: _Step, prepared: _Prepared
+) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """The child's environment (tokens and headers by variable, never in the plan), the
+    secrets to mask in its output, and the tokens by scope."""
+    tokens = ctx.target.tokens
+    secrets = [*ctx.target.secrets(), *filter(None, [step.broker_token])]
+    token_map = {"read": tokens.read, "write": tokens.write, "admin": tokens.admin}
+    env = dict(os.environ)
+    env.update(
+        {
+            "PACT_DO_NOT_TRACK": "true",
+            TOKENS_ENV: json.dumps(token_map),
+            HEADERS_ENV: json.dumps(dict(prepared.service.headers)),
+            "PYTHONPATH": os.pathsep.join(
+                dict.fromkeys(
+                    [
+                        str(_HARNESS_ROOT),
+                        str(ctx.base_dir),
+                        *filter(None, [os.environ.get("PYTHONPATH")]),
+                    ]
+                )
+            ),
+        }
+    )
+    if ctx.target.manifest_path is not None:
+        env["TESTBED_MANIFEST"] = str(ctx.target.manifest_path)
+    return env, secrets, token_map
+
+
+async def _verify(ctx: StepContext, step: _Step, prepared: _Prepared) -> str:
+    """Run the verifier child to its end or its deadline; '' when it wrote its results,
+    else why not."""
+    plan, interactions = prepared.plan, prepared.selection.interactions
+    env, secrets, token_map = _verifier_env(ctx, step, prepared)
+    headers = dict(prepared.service.headers)
+    timeout_s = max(1.0, min(step.spec.timeout, ctx.deadline_s) - 2.0)
+    argv = [verifier_python(), "-m", "harness.contract.verifier"]
+    argv += [str(prepared.plan_path), str(prepared.results_path)]
+    try:
+        finished = await run_to_end(
+            argv,
+            cwd=ctx.work_dir,
+            stdout_path=prepared.stdout_path,
+            stderr_path=prepared.stderr_path,
+            timeout_s=timeout_s,
+            env=env,
+            grace_s=2.0,
+        )
+    except asyncio.CancelledError:
+        # Cancelled (Ctrl-C, engine deadline): the child was reaped before it could
+        # clean up; remove the run's test data, then let the cancellation go on.
+        await asyncio.shield(sweep_after_crash(plan, interactions, token_map, headers))
+        raise
+    finally:
+        # The child masks secrets in its results itself (leaving pact descriptions
+        # intact); the raw output streams are masked here.
+        for path in (prepared.stdout_path, prepared.stderr_path):
+            redact_file(path, secrets)
+    outputs = (prepared.results_path, prepared.stdout_path, prepared.stderr_path)
+    step.artifacts += [p for p in outputs if p.exists()]
+    if not finished.timed_out and finished.returncode == 0:
+        return ""
+    if finished.timed_out:
+        reason = f"pact verifier did not finish within {timeout_s:.0f}s (killed)"
+    else:
+        tail = finished.tail(3).replace("\n", " | ")
+        reason = f"pact verifier exited with code {finished.returncode}: {tail}"
+    return reason + await sweep_after_crash(plan, interactions, token_map, headers)
+
+
+async def _judge(step: _Step, prepared: _Prepared) -> StepOutcome:
+    """One criterion per interaction, plus the broker's publication and can-i-deploy."""
+    spec, interactions = step.spec, prepared.selection.interactions
+    try:
+        judgement = judge(interactions, read_results(prepared.results_path))
+    except ResultsError as exc:
+        return step.error(str(exc))
+    step.criteria.extend(judgement.criteria)
+    step.criteria.extend(await _broker_rows(step, prepared, judgement))
+    metrics = asdict(
+        ContractMetrics(
+            interactions_expected=judgement.expected,
+            interactions_verified=judgement.verified,
+            interactions_failed=judgement.failed,
+            consumers=list(prepared.selection.consumers),
+            verifier_passes_s=list(judgement.durations_s),
+        )
+    )
+    if judgement.error:
+        return step.error(judgement.error).with_(metrics=metrics)
+    status = judged(step.criteria)
+    return StepOutcome(
+        name=spec.name,
+        kind="contract",
+        status=status,
+        summary=_summary(spec, judgement, step.criteria, status),
+        criteria=tuple(step.criteria),
+        metrics=metrics,
+        artifacts=tuple(step.artifacts),
+        started_at=step.started,
+        finished_at=time.time(),
+    )
+
+
+async def _broker_rows(
+    step: _Step, prepared: _Prepared, judgement: Judgement
+) -> list[CriterionResult]:
+    spec, broker_pacts = step.spec, prepared.broker_pacts
+    rows: list[CriterionResult] = []
+    if broker_pacts is None:
+        return rows
+    if spec.broker.publish_results and not judgement.error:
+        if prepared.publish_in_verifier:
+            rows.append(verifier_publication(prepared.stderr_path, prepared.stdout_path))
+        else:
+            keys = [i.key for i in prepared.selection.interactions]
+            verdicts = verdicts_by_key(keys, judgement.criteria)
+            rows.append(
+                await publish_aggregated(
+                    spec, step.broker_url, step.broker_token, broker_pacts, verdicts
+                )
+            )
+    if spec.broker.can_i_deploy.enabled:
+        rows.append(await can_i_deploy(spec, step.broker_url, step.broker_token))
+    return rows
+
+
+def _summary(
+    spec: ContractStep, judgement: Judgement, criteria: Sequence[CriterionResult], status: Status
+) -> str:
+    per_interaction = judgement.criteria[: judgement.expected]
+    passed = sum(1 for c in per_interaction if c.status is Status.PASS)
+    pending = sum(1 for c in per_interaction if c.status is Status.SKIPPED)
+    summary = (
+        f"{passed}/{judgement.expected} interactions of {spec.provider} verified"
+        + (f", {judgement.failed} failed" if judgement.failed else "")
+        + (f", {pending} failed in pending pacts (not counted)" if pending else "")
+    )
+    if status is Status.ERROR:
+        reasons = [c.reason for c in criteria if c.status is Status.ERROR]
+        summary += "; " + (
+            reasons[0] if reasons else "nothing judged: every result is from a pending pact"
+        )
+    return summary
 
 
 STAGE = ContractStage()

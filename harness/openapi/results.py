@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.atomic_file import write_atomically
+from wholefile import write_atomically
 
 RESULTS_SCHEMA = "harness.api-results/1"
 CheckName = Literal["server_errors", "schema", "auth", "hostile", "rate_limit", "metrics"]

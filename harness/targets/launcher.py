@@ -23,11 +23,11 @@ from pathlib import Path
 
 import psutil
 
-from harness.atomic_file import write_atomically
 from harness.config.services import LauncherSpec
 from harness.paths import state_dir
 from harness.process import run_to_end
 from harness.targets.errors import TargetUnavailable
+from wholefile import write_atomically
 
 DOWN_TIMEOUT_S = 120.0
 
