@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -34,6 +35,8 @@ from harness.units import DurationS
 
 # A duration as suites write it; dumped as "5.000000s" so the driver's plan reads back.
 Seconds = Annotated[DurationS, PlainSerializer(lambda v: f"{v:.6f}s", when_used="json")]
+_OFF = BeforeValidator(lambda value: None if value is False else value)
+"""``fuzz: false`` (as the suite says it) is the section switched off (None)."""
 ServiceName = Literal["registry", "serving", "orchestrator"]
 ScopeName = Literal["read", "write", "admin", "none"]
 FuzzCheck = Literal["server_errors", "schema"]
@@ -126,9 +129,9 @@ class ApiStep(StepBase):
     )
     max_examples: int = Field(default=5, ge=1, le=1000)
     request_timeout: Seconds = Field(default=5.0, description="per request; longer is a hang")
-    fuzz: FuzzOptions | Literal[False] = Field(default_factory=FuzzOptions)
-    auth: AuthOptions | Literal[False] = Field(default_factory=AuthOptions)
-    hostile: HostileOptions | Literal[False] = Field(default_factory=HostileOptions)
+    fuzz: Annotated[FuzzOptions | None, _OFF] = Field(default_factory=FuzzOptions)
+    auth: Annotated[AuthOptions | None, _OFF] = Field(default_factory=AuthOptions)
+    hostile: Annotated[HostileOptions | None, _OFF] = Field(default_factory=HostileOptions)
     rate_limit: RateLimitOptions | None = None
     metrics: MetricsOptions | None = None
     timeout: Seconds = Field(default=300.0, description="hard deadline of the step")

@@ -164,11 +164,18 @@ def test_step_model_round_trips_through_the_plan() -> None:
         ({"rate_limit": {"path": "predict"}}, "pattern"),
         ({"auth": {"scopes": {"*": "root"}}}, "read"),
         ({"criteria": ["p95 < 1ms"]}, "judged check by check; it takes no criteria"),
+        ({"fuzz": {"checks": ["nope"]}}, "'server_errors' or 'schema'"),
     ],
 )
 def test_step_model_refuses_bad_fields(fields: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ApiStep(name="a", **fields)
+
+
+def test_a_section_set_to_false_is_off() -> None:
+    step = ApiStep(name="a", fuzz=False, auth=False)
+    assert step.fuzz is None and step.auth is None and step.hostile is not None
+    assert expected_checks(step) == ["hostile"]
 
 
 def test_stage_check_names_the_problems(tmp_path: Path) -> None:
