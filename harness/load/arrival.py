@@ -57,8 +57,15 @@ COUNTERS: dict[str, int] = {
 """Per locust process, since start; the plugin ships the deltas every interval."""
 
 
+IN_USE = [False]
+"""Set once an ArrivalRateUser schedules: until then no greenlet has an intended start
+(lets the plugin skip the greenlet-local look-up per request of a closed model)."""
+
+
 def intended_start() -> float | None:
     """perf_counter() time at which the current greenlet's arrival was due, if any."""
+    if not IN_USE[0]:
+        return None
     value = getattr(_ARRIVAL, "intended_start", None)
     return float(value) if value is not None else None
 
@@ -122,6 +129,7 @@ class ArrivalRateUser(FastHttpUser):
         options = getattr(self.environment, "parsed_options", None)
         run_time_s = float(getattr(options, "run_time", 0) or 0)
         rng = random.Random()
+        IN_USE[0] = True
         start = time.perf_counter()
         due = start
         while self._state != LOCUST_STATE_STOPPING:

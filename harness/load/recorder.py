@@ -140,7 +140,10 @@ class Recorder:
         reason: str | None,
     ) -> None:
         """Per request, so kept cheap (about 1 µs): the HDR work happens at shipping."""
-        endpoint = self._endpoint(request_type, name, start_s)
+        bucket = self.seconds.get(int(start_s))
+        endpoint = bucket.get((request_type, name)) if bucket is not None else None
+        if endpoint is None:
+            endpoint = self._endpoint(request_type, name, start_s)
         endpoint.count += 1
         endpoint.latencies_ms.append(latency_ms)
         if reason is not None:
@@ -239,8 +242,10 @@ class Merger:
                 break
             data = self.pending.pop(second)
             self.reports.pop(second, None)
-            self.write_line({"type": "interval", "workers": workers, **data})
+            self.write_line({"type": "interval", "workers": workers, **data, "written_at": now})
             self.written_until = second + 1
         for second in sorted(self.late):
             data = self.late.pop(second)
-            self.write_line({"type": "interval", "workers": workers, "late": True, **data})
+            self.write_line(
+                {"type": "interval", "workers": workers, "late": True, **data, "written_at": now}
+            )

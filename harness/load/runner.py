@@ -354,6 +354,7 @@ def _metrics(
         } if open_model else None,
         "cpu_utilisation_mean": sum(s.fraction for s in cpu) / len(cpu) if cpu else None,
         "aborted": _breach_json(run.aborted_by),
+        "locust_ended_at": run.ended_at,
     }
 
 
