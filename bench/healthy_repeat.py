@@ -56,7 +56,7 @@ def non_passes(verdict: dict[str, Any]) -> list[str]:
         if not bad:
             lines.append(f"{step['name']}: {step['status']}: {step.get('summary', '')}")
         for c in bad:
-            phase = f" [phase={c['phase']}]" if c.get("phase") else ""
+            phase = f" [phase={c['phase']}]" if c.get("phase") and "[phase" not in c["name"] else ""
             lines.append(
                 f"{step['name']}: {c['status']} {c['name']}{phase} observed {c.get('observed')} "
                 f"threshold {c.get('threshold')} {c.get('unit', '')}: {c.get('reason', '')}"
