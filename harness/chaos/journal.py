@@ -27,11 +27,24 @@ OK_ACTIVITY = "succeeded"
 
 
 @dataclass(frozen=True)
+class JournalFigures:
+    """What the journal says beside its verdict (verdict.json ``metrics``, by these names)."""
+
+    journal_status: str | None
+    deviated: bool | None
+    duration_s: float | None
+    steady_state_before_met: bool | None
+    steady_state_after_met: bool | None
+    method_activities: int
+    rollbacks: int
+
+
+@dataclass(frozen=True)
 class JournalJudgement:
     status: Status
     summary: str
     criteria: tuple[CriterionResult, ...]
-    metrics: dict[str, Any]
+    metrics: JournalFigures | None  # None: not a journal at all
 
 
 def _scalar(value: Any) -> float | str | None:
@@ -174,7 +187,7 @@ def judge_journal(journal: object) -> JournalJudgement:
     if not isinstance(journal, dict):
         reason = "journal is not a JSON object"
         row = CriterionResult(name="experiment", status=Status.ERROR, reason=reason)
-        return JournalJudgement(Status.ERROR, reason, (row,), {})
+        return JournalJudgement(Status.ERROR, reason, (row,), None)
     states = journal.get("steady_states") if isinstance(journal.get("steady_states"), dict) else {}
     assert isinstance(states, dict)
     rows = [
@@ -198,17 +211,15 @@ def judge_journal(journal: object) -> JournalJudgement:
     status = worst(r.status for r in rows)
     if status is Status.PASS and overall is not Status.PASS:
         status = overall
-    metrics = {
-        "journal_status": journal.get("status"),
-        "deviated": journal.get("deviated"),
-        "duration_s": journal.get("duration"),
-        "steady_state_before_met": (states.get("before") or {}).get("steady_state_met")
-        if isinstance(states.get("before"), dict)
-        else None,
-        "steady_state_after_met": (states.get("after") or {}).get("steady_state_met")
-        if isinstance(states.get("after"), dict)
-        else None,
-        "method_activities": len(journal.get("run") or []),
-        "rollbacks": len(journal.get("rollbacks") or []),
-    }
+    before, after = states.get("before"), states.get("after")
+    before_met = before.get("steady_state_met") if isinstance(before, dict) else None
+    metrics = JournalFigures(
+        journal_status=journal.get("status"),
+        deviated=journal.get("deviated"),
+        duration_s=journal.get("duration"),
+        steady_state_before_met=before_met,
+        steady_state_after_met=after.get("steady_state_met") if isinstance(after, dict) else None,
+        method_activities=len(journal.get("run") or []),
+        rollbacks=len(journal.get("rollbacks") or []),
+    )
     return JournalJudgement(status, reason, tuple(rows), metrics)

@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -441,7 +441,8 @@ def _journal_rows(
         row = CriterionResult(name="experiment", status=Status.ERROR, reason=reason)
         return [row], metrics, reason
     judgement = judge_journal(journal)
-    metrics.update(judgement.metrics)
+    if judgement.metrics is not None:
+        metrics.update(asdict(judgement.metrics))
     return list(judgement.criteria), metrics, judgement.summary
 
 

@@ -122,3 +122,17 @@ def test_a_report_dir_that_cannot_be_made_stops_the_run_before_it_starts(
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"harness: cannot write {blocker / 'report' / 'events.jsonl'}: Not a directory")
+
+
+def test_the_core_imports_the_testbed_only_where_it_acts_on_one() -> None:
+    """Module-level imports of ``testbed``: only in the local chaos driver (it runs inside
+    ``chaos run`` against a local testbed); elsewhere lazily, on local-testbed paths."""
+    found = []
+    for path in sorted((PROJECT_ROOT / "harness").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level only; `if TYPE_CHECKING:` blocks are skipped
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(name.split(".")[0] == "testbed" for name in names):
+                found.append(path.relative_to(PROJECT_ROOT).as_posix())
+    assert found and all(f.startswith("harness/chaos/driver/") for f in found), found
