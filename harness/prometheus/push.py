@@ -36,7 +36,6 @@ from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 STATUSES = ("pass", "fail", "error", "skipped")
 JOB = "harness"
 QUANTILES = (("0.5", "p50_ms"), ("0.95", "p95_ms"), ("0.99", "p99_ms"))
-PUSHGATEWAY_ENV = "HARNESS_PUSHGATEWAY_URL"
 RUN = ("suite", "run_id")
 STEP = (*RUN, "stage", "step", "kind")
 

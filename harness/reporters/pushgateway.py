@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness.prometheus.push import PUSHGATEWAY_ENV, PushError, push_results
 from harness.reporters.verdict_json import verdict_document
 from harness.verdict import RunResult
+
+PUSHGATEWAY_ENV = "HARNESS_PUSHGATEWAY_URL"
 
 
 def push_problem(result: RunResult, report_dir: Path) -> str:
@@ -22,6 +23,9 @@ def push_problem(result: RunResult, report_dir: Path) -> str:
     url = os.environ.get(PUSHGATEWAY_ENV, "").strip()
     if not url:
         return ""
+    # prometheus-client only when there is something to push (the CLI starts faster)
+    from harness.prometheus.push import PushError, push_results
+
     try:
         push_results(verdict_document(result, report_dir), url)
     except PushError as exc:
