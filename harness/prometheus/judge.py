@@ -1,8 +1,8 @@
 """Judging PromQL criteria against the target's Prometheus, at the end of a step.
 
 The window a criterion is judged over is the step's [start, end], or, with ``phase``, that
-phase's part of it (from the phase's first mark on the stage timeline to the next mark, or
-the step's end). ``over: end`` queries at the window's end; ``over: window`` runs a range
+phase (from the phase's first mark on the stage timeline to the next mark, or the step's
+end). ``over: end`` queries at the window's end; ``over: window`` runs a range
 query over it. Never a vacuous pass: no Prometheus, a query error, an empty answer, a
 NaN/Inf value or a phase that never happened is ERROR with the query and the answer.
 """
@@ -39,13 +39,14 @@ class Window:
 def phase_window(
     marks: Sequence[PhaseMark], phase: str, step: Window
 ) -> Window | None:
-    """The part of ``step`` spent in ``phase``; None when that phase never started in it."""
+    """``phase`` from its first mark to the next mark of another phase (the stage's
+    timeline, whether or not the load was running then), or to the step's end when it is
+    the last; None when that phase never started, or started after the step ended."""
     ordered = sorted(marks, key=lambda m: m.at)
     start = next((m.at for m in ordered if m.phase == phase), None)
     if start is None:
         return None
     end = next((m.at for m in ordered if m.at > start and m.phase != phase), step.end)
-    start, end = max(start, step.start), min(end, step.end)
     return Window(start, end) if end > start else None
 
 

@@ -128,4 +128,7 @@ def test_phase_windows_from_marks() -> None:
     assert phase_window(marks, "fault", step) == Window(130.0, 150.0)
     assert phase_window(marks, "recovery", step) == Window(150.0, 200.0)
     assert phase_window(marks[:1], "fault", step) is None
-    assert phase_window([PhaseMark("fault", 250.0)], "fault", step) is None
+    assert phase_window([PhaseMark("fault", 250.0)], "fault", step) is None  # after the end
+    early = [PhaseMark("fault", 80.0), PhaseMark("recovery", 90.0)]  # before the load began
+    assert phase_window(early, "fault", step) == Window(80.0, 90.0)
+    assert phase_window(early, "recovery", step) == Window(90.0, 200.0)
