@@ -108,18 +108,18 @@ class PhaseTracker:
         if self.fault_at is not None and self.recovery_at is None:
             self._mark("recovery", at, detail)
 
-    def metrics(self) -> dict[str, Any]:
-        return {
-            "fault_at": self.fault_at,
-            "recovery_at": self.recovery_at,
-            "fault_duration_s": round(self.recovery_at - self.fault_at, 3)
+    def figures(self) -> FaultTimeline:
+        return FaultTimeline(
+            fault_at=self.fault_at,
+            recovery_at=self.recovery_at,
+            fault_duration_s=round(self.recovery_at - self.fault_at, 3)
             if self.fault_at is not None and self.recovery_at is not None
             else None,
-            "faults_injected": [
+            faults_injected=[
                 {"fault": e.get("fault"), "target": e.get("target"), "at": e.get("at")}
                 for e in self.injected.values()
             ],
-            "faults_reverted": [
+            faults_reverted=[
                 {
                     "fault": e.get("fault"),
                     "ok": e.get("ok"),
@@ -128,4 +128,15 @@ class PhaseTracker:
                 }
                 for e in self.reverted
             ],
-        }
+        )
+
+
+@dataclass(frozen=True)
+class FaultTimeline:
+    """When the fault was in place (verdict.json ``metrics``, by these names)."""
+
+    fault_at: float | None
+    recovery_at: float | None
+    fault_duration_s: float | None
+    faults_injected: list[dict[str, Any]]
+    faults_reverted: list[dict[str, Any]]

@@ -411,7 +411,7 @@ def judge_run(
         rows.append(row)
         summary = f"{clause}; {summary}"
     rows.extend(leftover_rows(leftovers))
-    metrics.update(tracker.metrics())
+    metrics.update(asdict(tracker.figures()))
     status = worst(r.status for r in rows)
     if status is Status.SKIPPED:
         status = Status.ERROR
