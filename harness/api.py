@@ -23,6 +23,7 @@ from harness.engine import RunOptions, new_run_id, run_suite
 from harness.events import Emit, Event
 from harness.paths import project_root
 from harness.plan import Suite
+from harness.report_dir import ReportDirError, claim_report_dir
 from harness.reporters import fan_out, write_reports
 from harness.reporters.event_log import EventLog
 from harness.targets.local import fault_spec_problems, testbed_missing
@@ -87,19 +88,23 @@ def prepare_run(
 
 
 @contextlib.contextmanager
-def event_log(report_dir: Path) -> Iterator[EventLog]:
-    """``REPORT_DIR/events.jsonl``, open for the run; InvalidRun when the report directory
-    cannot be written (before anything starts, so that no step is blamed for it)."""
+def event_log(report_dir: Path, run_id: str) -> Iterator[EventLog]:
+    """``REPORT_DIR/events.jsonl``, open for the run, in a report directory this run owns
+    (:mod:`harness.report_dir`: locked, an earlier run moved aside); InvalidRun when the
+    directory is another live run's or cannot be written (before anything starts, so
+    that no step is blamed for it). Leaving the block normally (the reports written)
+    clears the directory's in-progress mark."""
     path = report_dir / "events.jsonl"
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-        log = EventLog(path)
-    except OSError as exc:
-        raise InvalidRun([f"harness: cannot write {path}: {exc.strerror or exc}"]) from None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            claim = stack.enter_context(claim_report_dir(report_dir, run_id))
+            log = stack.enter_context(contextlib.closing(EventLog(path)))
+        except ReportDirError as exc:
+            raise InvalidRun([f"harness: {exc}"]) from None
+        except OSError as exc:
+            raise InvalidRun([f"harness: cannot write {path}: {exc.strerror or exc}"]) from None
         yield log
-    finally:
-        log.close()
+        claim.finish()
 
 
 class RunOptionsGiven(TypedDict, total=False):
@@ -124,7 +129,7 @@ async def run_async(suite: str | Path, **given: Unpack[RunOptionsGiven]) -> RunR
         dry_run=given.get("dry_run", False),
     )
     on_event = given.get("on_event")
-    with event_log(prepared.options.report_dir) as log:
+    with event_log(prepared.options.report_dir, prepared.options.run_id) as log:
         emit: Emit = fan_out(log, on_event) if on_event is not None else log
         result = await run_suite(prepared.suite, prepared.options, emit)
         return await asyncio.to_thread(write_reports, result, prepared.options.report_dir)

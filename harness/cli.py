@@ -157,7 +157,7 @@ def validate_command(given: str) -> int:
 
 
 def recover_command() -> int:
-    from harness.recovery import recover_everything
+    from harness.recovery import live_holdings, recover_everything
 
     lines = recover_everything()
     for line in lines:
@@ -168,6 +168,8 @@ def recover_command() -> int:
         print(not_clean, file=sys.stderr)
         return EXIT_INVALID
     print(f"harness: {len(lines)} item(s) reverted" if lines else "harness: nothing to recover")
+    for line in live_holdings():
+        print(line)
     return 0
 
 
@@ -186,7 +188,7 @@ def run_command(args: argparse.Namespace) -> int:
         )
         if args.dry_run:
             _say_dry_run(prepared.suite)
-        with event_log(prepared.options.report_dir) as log:
+        with event_log(prepared.options.report_dir, prepared.options.run_id) as log:
             return _run_and_report(prepared, log)
     except InvalidRun as exc:
         for line in exc.lines:

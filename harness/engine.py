@@ -82,7 +82,9 @@ async def run_suite(suite: Suite, options: RunOptions, emit: Emit) -> RunResult:
     target_info: dict[str, object] = {"kind": kind}
     run_error: str | None = None
     interrupted: str | None = None
-    target_options = TargetOptions(options.report_dir, suite.base_dir, options.extra_faults)
+    target_options = TargetOptions(
+        options.report_dir, suite.base_dir, options.extra_faults, run_id=options.run_id
+    )
     try:
         async with open_target(suite.target, kind, target_options) as target:
             target_info = target.redacted()

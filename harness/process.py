@@ -14,6 +14,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -125,3 +126,33 @@ def venv_bin(name: str) -> str:
     """Path of a console script installed next to the running interpreter."""
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name
+
+
+def run_blocking(
+    argv: Sequence[str], *, cwd: Path, timeout_s: float, env: Mapping[str, str] | None = None
+) -> tuple[int | None, str, str]:
+    """For synchronous callers (suite validation): run ``argv`` in its own process group
+    with a deadline; ``(returncode or None on time-out, stdout, stderr)``. The whole
+    group is killed on every path."""
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=dict(env) if env is not None else None,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        preexec_fn=_set_parent_death_signal,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+        return proc.returncode, out, err
+    except subprocess.TimeoutExpired:
+        return None, "", ""
+    finally:
+        _signal_group(proc.pid, signal.SIGKILL)  # also grandchildren left by the child
+        if proc.returncode is None:
+            proc.kill()
+            proc.communicate()

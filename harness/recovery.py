@@ -5,13 +5,27 @@ started. Called by ``harness recover`` and at the start of every run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from harness.paths import project_root
 from harness.stages import all_stages
 from harness.targets.launcher import reap_orphaned_platforms
-from harness.targets.leases import reap_orphaned_testbeds
+from harness.targets.leases import live_testbeds, reap_orphaned_testbeds
 
 
 def recover_everything() -> list[str]:
-    """One line per thing reverted or stopped; empty when nothing was left."""
+    """One line per thing reverted or stopped; empty when nothing was left. What live
+    runs hold is not a leftover and is left alone (see :func:`live_holdings`)."""
     lines = [line for stage in all_stages() for line in stage.recover()]
     return [*lines, *reap_orphaned_testbeds(project_root()), *reap_orphaned_platforms()]
+
+
+def live_holdings() -> list[str]:
+    """One line per thing held by a run that is still alive: from every stage that can
+    tell (an optional ``live()`` beside ``recover()``), then live testbeds."""
+    lines: list[str] = []
+    for stage in all_stages():
+        live: Callable[[], list[str]] | None = getattr(stage, "live", None)
+        if live is not None:
+            lines.extend(live())
+    return [*lines, *live_testbeds()]

@@ -16,6 +16,9 @@ _DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>ms|s|m|h)\s*$")
 _LATENCY_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>us|µs|ms|s)\s*$")
 _RATE_RE = re.compile(rf"^\s*{_NUMBER}\s*(?P<unit>%)?\s*$")
 
+MAX_DURATION_S = 7 * 24 * 3600.0
+"""Every duration and timeout in a suite is at most a week: finite for every timer."""
+
 _SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _MILLIS = {"us": 0.001, "µs": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -27,7 +30,10 @@ def parse_duration_s(text: str | int | float) -> float:
     match = _DURATION_RE.match(text)
     if not match:
         raise ValueError(f"expected a duration such as '90s', '10m', '1h' or '500ms', got {text!r}")
-    return float(match["num"]) * _SECONDS[match["unit"]]
+    seconds = float(match["num"]) * _SECONDS[match["unit"]]
+    if not seconds <= MAX_DURATION_S:  # also inf and nan from a thousand-digit number
+        raise ValueError(f"a duration must be at most 7 days (168h), got {text!r}")
+    return seconds
 
 
 def parse_latency_ms(text: str | int | float) -> float:

@@ -104,7 +104,7 @@ def load_manifest(path: Path) -> Manifest:
 
 def write_manifest(path: Path, manifest: Manifest) -> None:
     """Write atomically (temp file + rename)."""
-    write_atomically(path, manifest.to_json())
+    write_atomically(path, manifest.to_json(), mode=0o600)  # it holds the tokens
 
 
 def serving_master(manifest: Manifest) -> psutil.Process | None:

@@ -12,8 +12,22 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomically(path: Path, data: str | bytes, *, durable: bool = False) -> None:
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+_UMASK = _umask()
+
+
+def write_atomically(
+    path: Path, data: str | bytes, *, durable: bool = False, mode: int = 0o666
+) -> None:
     """Write ``data`` to a temp file beside ``path`` and rename it over ``path``.
+
+    The file gets ``mode`` under the process umask, as ``open()`` would give it (a temp
+    file alone would be 0600): report files all share one mode.
 
     ``durable``: fsync the file before the rename and the directory after it, so the
     new content survives a crash of the machine, not only of the process.
@@ -21,6 +35,7 @@ def write_atomically(path: Path, data: str | bytes, *, durable: bool = False) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, mode & ~_UMASK)
         with os.fdopen(fd, "wb") as tmp:
             tmp.write(data.encode() if isinstance(data, str) else data)
             if durable:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -14,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.chaos.allowlist import (
     BlastRadiusError,
     check_local_selector,
 )
 from harness.chaos.kube.rules import KubePolicy, check_call, check_secrets, is_kubernetes_call
 from harness.chaos.kube.walk import ProviderCall, provider_calls
+from harness.runner import Problem
 
 LOCAL_DRIVER = "harness.chaos.driver"
 REPORTING_KUBE = "harness.chaos.kube."
@@ -31,7 +29,12 @@ _EMBEDDED_RE = re.compile(r"\$\{(?P<key>[A-Za-z0-9_]+)\}")
 
 
 class ExperimentError(ValueError):
-    """An experiment file that cannot be read; the message names the file (and line)."""
+    """An experiment file that cannot be read; the message names the file (and line),
+    ``problems`` the same as file:line values."""
+
+    def __init__(self, message: str, problems: tuple[Problem, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -86,43 +89,34 @@ class Experiment:
         )
 
 
-def _line_map(node: yaml.Node, prefix: str, lines: dict[str, int]) -> None:
-    lines[prefix] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            name = str(key.value)
-            _line_map(value, f"{prefix}.{name}" if prefix else name, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, f"{prefix}[{i}]", lines)
-
-
 def load_experiment(path: Path) -> Experiment:
-    """Read a YAML or JSON experiment; ExperimentError names the file and line."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ExperimentError(f"{path}: experiment file not found") from None
-    except OSError as exc:
-        raise ExperimentError(f"{path}: cannot read ({exc.strerror})") from None
+    """Read a YAML or JSON experiment with the suite loader's limits (size, encoding,
+    nodes, depth, aliases, duplicate keys); ExperimentError names the file and line."""
+    # Imported here: harness.config imports the stages, and so this module.
+    from harness.config.json_source import read_json
+    from harness.config.yaml_source import read_yaml
+
+    if not path.exists():
+        raise ExperimentError(f"{path}: experiment file not found")
     lines: dict[str, int] = {}
-    try:
-        if path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            data = yaml.safe_load(text)
-            node = yaml.compose(text)
-            if node is not None:
-                _line_map(node, "", lines)
-    except json.JSONDecodeError as exc:
-        raise ExperimentError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise ExperimentError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if path.suffix == ".json":
+        data, problems = read_json(path)
+    else:
+        document, problems = read_yaml(path)
+        data = document.data if document is not None else None
+        if document is not None:
+            lines = {_field_of(key_path): line for key_path, line in document.lines.items()}
+    if problems:
+        raise ExperimentError("; ".join(str(p) for p in problems), tuple(problems))
     if not isinstance(data, dict):
         raise ExperimentError(f"{path}: an experiment must be a mapping with title and method")
     return Experiment(path=path, data=data, lines=lines)
+
+
+def _field_of(key_path: tuple[str | int, ...]) -> str:
+    from harness.config.yaml_source import dotted
+
+    return dotted(key_path) if key_path else ""
 
 
 def module_file(name: str) -> Path | None:

@@ -27,6 +27,7 @@ from harness.chaos.kube.execs import revert_ballast
 from harness.chaos.kube.objects import revert_chaos_object
 from harness.chaos.ledger import FaultRecord, LedgerError, ProcessRef, read_records, remove_record
 from harness.chaos.local_pods import replicas_back
+from harness.live_runs import run_is_live, run_of
 
 HTTP_TIMEOUT_S = 3.0
 REPLICA_WAIT_S = 20.0
@@ -308,14 +309,18 @@ def recover_all(
 ) -> list[str]:
     """Revert every fault left in the ledger; one line per entry (reverted or not).
 
-    Idempotent: a second call finds nothing. Entries whose owner (the ``chaos run`` that
-    injected them) is still alive get ``owner_grace_s`` to be rolled back by it first.
+    Idempotent: a second call finds nothing. Entries of a live harness run are not
+    leftovers and are left alone (:func:`live_faults` lists them). Entries whose owner
+    (the ``chaos run`` that injected them) is still alive get ``owner_grace_s`` to be
+    rolled back by it first.
     """
     lines: list[str] = []
     for path, entry in read_records(ledger_dir):
         if isinstance(entry, LedgerError):
             lines.append(f"skipped unreadable ledger entry {path.name}: {entry}")
             continue
+        if run_is_live(entry.run_id):
+            continue  # not a leftover: its run is alive and reverts it (see live_faults)
         _wait_for_owner(entry, owner_grace_s)
         if not path.exists():
             lines.append(f"{entry.kind} {entry.target}: rolled back by its own run")
@@ -324,3 +329,12 @@ def recover_all(
         verb = "reverted" if result.ok else "NOT reverted"
         lines.append(f"{verb} {entry.kind} {entry.target}: {result.detail}")
     return lines
+
+
+def live_faults(ledger_dir: Path | None = None) -> list[str]:
+    """One line per ledger entry of a run that is still alive (left alone by recovery)."""
+    return [
+        f"left alone {entry.kind} {entry.target}: run {run_of(entry.run_id)} is still live"
+        for _, entry in read_records(ledger_dir)
+        if isinstance(entry, FaultRecord) and run_is_live(entry.run_id)
+    ]

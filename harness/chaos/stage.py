@@ -11,7 +11,7 @@ from harness.chaos.experiment import (
     check_structure,
     load_experiment,
 )
-from harness.chaos.recovery import recover_all
+from harness.chaos.recovery import live_faults, recover_all
 from harness.chaos.runner import run_chaos
 from harness.chaos.spec import ChaosStep
 from harness.outcome import StepOutcome
@@ -27,6 +27,10 @@ class ChaosStage:
         """Revert the faults in the ledger that a killed run left behind."""
         return recover_all()
 
+    def live(self) -> list[str]:
+        """The ledger's faults of runs still alive (recovery leaves them alone)."""
+        return live_faults()
+
     def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
         """The experiment exists, parses, has the Chaos Toolkit keys and a steady state, its
         python providers are importable (located, not imported) and define the function,
@@ -39,7 +43,10 @@ class ChaosStage:
         try:
             experiment = load_experiment(path)
         except ExperimentError as exc:
-            return [*problems, Problem(path, None, f"{spec.name}.experiment", str(exc))]
+            unread = list(exc.problems) or [
+                Problem(path, None, f"{spec.name}.experiment", str(exc))
+            ]
+            return [*problems, *unread]
         for found in check_structure(experiment) + check_blast_radius(experiment):
             problems.append(Problem(path, found.line, found.field, found.message))
         return problems

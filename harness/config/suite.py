@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from harness.config.services import LauncherSpec, LocalProcessSpec, ServiceName, ServiceSpec
 from harness.units import DurationS
@@ -70,9 +70,23 @@ class TargetSpec(_Strict):
     local_processes: dict[ServiceName, LocalProcessSpec] = Field(default_factory=dict)
 
 
+MAX_STEPS_PER_STAGE = 32
+"""A stage runs its steps at once: each is a tool process tree (Locust, a verifier, chaos)."""
+
+
 class StageSpec(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     steps: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _bounded(cls, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(steps) > MAX_STEPS_PER_STAGE:
+            raise ValueError(
+                f"a stage runs its steps concurrently: at most {MAX_STEPS_PER_STAGE} steps"
+                f" per stage, got {len(steps)}; split them into stages"
+            )
+        return steps
 
 
 class SuiteSpec(_Strict):

@@ -19,6 +19,7 @@ KeyPath = tuple[str | int, ...]
 
 MAX_NODES = 100_000
 MAX_DEPTH = 200
+MAX_FILE_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -46,9 +47,12 @@ class _TooLarge(Exception):
 def read_yaml(path: Path) -> tuple[YamlDocument | None, list[Problem]]:
     """Read ``path`` as one YAML document. Never raises for bad content."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         return None, [Problem(path, None, "file", f"cannot read: {exc.strerror or exc}")]
+    if len(raw) > MAX_FILE_BYTES:
+        return None, [Problem(path, None, "file", f"larger than {MAX_FILE_BYTES} bytes")]
     return parse_yaml(raw, path)
 
 
@@ -81,6 +85,10 @@ def parse_yaml(raw: bytes | str, path: Path) -> tuple[YamlDocument | None, list[
         return None, [Problem(path, None, "yaml", "YAML nested too deeply")]
     if node is None:
         return None, [Problem(path, 1, "file", "the file is empty: expected a suite mapping")]
+    bomb_line = _alias_bomb_line(node)
+    if bomb_line is not None:  # refused before expanding anything
+        return None, [Problem(path, bomb_line, "yaml", f"YAML too large (more than {MAX_NODES}"
+                              " nodes once its aliases are expanded)")]
     document = YamlDocument(data=None)
     problems: list[Problem] = []
     walker = _Walker(loader, document, problems, path)
@@ -89,6 +97,47 @@ def parse_yaml(raw: bytes | str, path: Path) -> tuple[YamlDocument | None, list[
     except _TooLarge as exc:
         return None, [Problem(path, exc.line, "yaml", str(exc))]
     return document, problems
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int], depth: int) -> int:
+    """How many nodes ``node`` becomes with its aliases expanded (capped just above
+    MAX_NODES), counting every distinct node once: an alias bomb costs its size in
+    bytes, not its expansion. Cycles and excess depth are left to the walker."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active or depth > MAX_DEPTH:
+        return 1
+    active.add(key)
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    size = 1
+    for child in children:
+        size = min(size + _expanded_size(child, memo, active, depth + 1), MAX_NODES + 1)
+    active.discard(key)
+    memo[key] = size
+    return size
+
+
+def _alias_bomb_line(root: yaml.Node) -> int | None:
+    """The line of the innermost node that expands past MAX_NODES, or None."""
+    memo: dict[int, int] = {}
+    if _expanded_size(root, memo, set(), 0) <= MAX_NODES:
+        return None
+    node = root
+    while True:
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        big = [c for c in children if memo.get(id(c), 0) > MAX_NODES]
+        if not big:
+            return int(node.start_mark.line) + 1
+        node = big[0]
 
 
 def _one_line(text: str) -> str:

@@ -15,7 +15,6 @@ Nothing here imports pact: the orchestrator reads pact JSON as plain data.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Literal
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+MAX_PACT_BYTES = 16 * 1024 * 1024
 
 
 class PactFileError(ValueError):
@@ -71,12 +71,11 @@ class PactFile:
 
 def read_pact(path: Path) -> PactFile:
     """Parse one pact file (spec V2 to V4, HTTP interactions)."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PactFileError(f"{path}: cannot read ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise PactFileError(f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})") from None
+    from harness.config.json_source import read_json  # harness.config imports the stages
+
+    raw, problems = read_json(path, max_bytes=MAX_PACT_BYTES)
+    if problems:
+        raise PactFileError("; ".join(str(problem) for problem in problems))
     return parse_pact(raw, path)
 
 
@@ -97,7 +96,7 @@ def parse_pact(raw: object, path: Path) -> PactFile:
                 consumer=consumer,
                 provider=provider,
                 description=item["description"],
-                states=_states_of(item),
+                states=_states_of(item, f"{path}: interactions[{index}]"),
                 scope=_scope_of(item.get("request")),
                 source=path,
             )
@@ -111,14 +110,21 @@ def _name_of(value: object, role: str, path: Path) -> str:
     raise PactFileError(f"{path}: not a pact: '{role}.name' is missing")
 
 
-def _states_of(item: Mapping[str, Any]) -> tuple[ProviderState, ...]:
+def _states_of(item: Mapping[str, Any], where: str) -> tuple[ProviderState, ...]:
     states = item.get("providerStates")
     if isinstance(states, list):
-        return tuple(
-            ProviderState(str(s.get("name", "")), dict(s.get("params") or {}))
-            for s in states
-            if isinstance(s, dict)
-        )
+        found = []
+        for index, state in enumerate(states):
+            if not isinstance(state, dict):
+                continue
+            params = state.get("params") or {}
+            if not isinstance(params, dict):
+                raise PactFileError(
+                    f"{where}.providerStates[{index}].params: must be an object of"
+                    f" name: value, got {type(params).__name__}"
+                )
+            found.append(ProviderState(str(state.get("name", "")), dict(params)))
+        return tuple(found)
     legacy = item.get("providerState") or item.get("provider_state")
     return (ProviderState(legacy, {}),) if isinstance(legacy, str) and legacy else ()
 

@@ -16,7 +16,8 @@ class derived from ``harness.load.arrival.ArrivalRateUser`` and give
 Distributed beyond this machine: ``workers: {expect: 4, bind_host: 0.0.0.0,
 bind_port: 5557}`` makes this process the master and waits for remote workers
 started with ``locust -f - --worker --master-host HOST`` (they download the
-locustfile and the harness plugin from the master).
+locustfile and the harness plugin from the master into their temp dir, by file name:
+give each worker its own ``TMPDIR``).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class LoadStep(JudgedStep):
     user_classes: list[str] = Field(default_factory=list)
     service: str = Field(default="serving", description="the target service the load hits")
     users: int = Field(default=10, ge=1, le=100_000)
-    spawn_rate: float = Field(default=10.0, gt=0)
+    spawn_rate: float = Field(default=10.0, gt=0, le=100_000, allow_inf_nan=False)
     duration: DurationS = 30.0
     processes: int | None = Field(
         default=None, ge=1, le=64, description="local worker processes; default one per core"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.criteria import Criterion
-from harness.load.inspection import inspect_locustfile, unknown_classes
+from harness.load.inspection import inspect_locustfile, probe_locustfile, unknown_classes
 from harness.load.runner import run_load
 from harness.load.spec import LoadStep
 from harness.outcome import StepOutcome
@@ -60,6 +60,8 @@ class LoadStage:
                         "Locust user; name one in user_classes",
                     )
                 )
+            else:
+                problems.extend(_import_problems(facts.path, spec, base_dir, suite_file))
         for index, criterion in enumerate(spec.criteria):
             if not isinstance(criterion, Criterion):
                 continue  # PromQL: judged against the target's Prometheus
@@ -84,6 +86,20 @@ class LoadStage:
 
     async def run(self, ctx: StepContext) -> StepOutcome:
         return await run_load(ctx)
+
+
+def _import_problems(
+    path: Path, spec: LoadStep, base_dir: Path, suite_file: Path
+) -> list[Problem]:
+    """The locustfile imports and its user classes are Locust Users (child process)."""
+    found = probe_locustfile(path, spec.user_classes, base_dir)
+    if found is None:
+        return []
+    message, line = found
+    field = "user_classes" if message.startswith("user_classes:") else "locustfile"
+    message = message.removeprefix("user_classes: ")
+    where = path if line is not None else suite_file
+    return [Problem(where, line, field, f"step {spec.name!r}: {message}")]
 
 
 STAGE = LoadStage()

@@ -29,6 +29,7 @@ class TargetOptions:
     report_dir: Path
     base_dir: Path
     extra_faults: tuple[str, ...] = ()
+    run_id: str = ""
 
 
 @asynccontextmanager
@@ -37,7 +38,7 @@ async def open_target(
 ) -> AsyncIterator[Target]:
     if kind == "local":
         async with local_target(
-            spec.testbed, options.report_dir, options.base_dir, options.extra_faults
+            spec.testbed, options.report_dir, options.base_dir, options.extra_faults, options.run_id
         ) as target:
             yield with_processes(target, spec)
     elif kind == "external":

@@ -10,8 +10,10 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -26,15 +28,26 @@ def leases_dir() -> Path:
     return state_dir() / "testbeds"
 
 
-def take_lease(testbed_dir: Path) -> Path:
-    """Record that this process owns the testbed in ``testbed_dir`` (fsynced)."""
+class LeaseHeld(Exception):
+    """Another live harness run holds a lease on the same testbed directory."""
+
+
+def take_lease(testbed_dir: Path, run_id: str = "") -> Path:
+    """Record that this process (run ``run_id``) owns the testbed in ``testbed_dir``
+    (fsynced). Leases are keyed by run: a lease of another live run is never
+    overwritten; one on the same directory raises LeaseHeld."""
+    for other in _read_leases():
+        if other.testbed_dir == testbed_dir and other.alive:
+            raise LeaseHeld(f"testbed {testbed_dir} is held by live run {other.run_id or '?'}")
     me = psutil.Process()
     record = {
         "owner_pid": me.pid,
         "owner_started": me.create_time(),
         "testbed_dir": str(testbed_dir),
+        "run_id": run_id,
     }
-    path = leases_dir() / f"{hashlib.sha256(str(testbed_dir).encode()).hexdigest()[:16]}.json"
+    key = run_id or hashlib.sha256(str(testbed_dir).encode()).hexdigest()[:16]
+    path = leases_dir() / f"{key}.json"
     write_atomically(path, json.dumps(record), durable=True)
     return path
 
@@ -44,23 +57,64 @@ def release_lease(path: Path) -> None:
         path.unlink()
 
 
-def reap_orphaned_testbeds(base_dir: Path) -> list[str]:
-    """Stop every leased testbed whose owner is dead; one line per testbed stopped."""
-    lines: list[str] = []
+@dataclass(frozen=True)
+class _Lease:
+    path: Path
+    testbed_dir: Path
+    run_id: str
+    alive: bool
+
+
+def _read_leases() -> list[_Lease]:
+    leases: list[_Lease] = []
     for path in sorted(leases_dir().glob("*.json")):
         try:
             record = json.loads(path.read_text())
-            testbed_dir = Path(record["testbed_dir"])
-            owner_alive = _alive(int(record["owner_pid"]), float(record["owner_started"]))
+            alive = _alive(int(record["owner_pid"]), float(record["owner_started"]))
+            leases.append(
+                _Lease(path, Path(record["testbed_dir"]), str(record.get("run_id", "")), alive)
+            )
+        except FileNotFoundError:
+            continue
         except (OSError, ValueError, KeyError, TypeError):
             release_lease(path)  # unreadable: written half by a killed process
+    return leases
+
+
+def live_testbeds() -> list[str]:
+    """One line per testbed whose harness run is still alive (left alone by recovery)."""
+    return [
+        f"left alone testbed {lease.testbed_dir}: run {lease.run_id or '?'} is still live"
+        for lease in _read_leases()
+        if lease.alive
+    ]
+
+
+def reap_orphaned_testbeds(base_dir: Path) -> list[str]:
+    """Stop every leased testbed whose owner is dead; one line per testbed stopped."""
+    lines: list[str] = []
+    for lease in _read_leases():
+        if lease.alive:
             continue
-        if owner_alive:
-            continue
-        stop_testbed(testbed_dir, base_dir)
-        release_lease(path)
-        lines.append(f"testbed {testbed_dir}: stopped (its harness run was killed)")
+        stop_testbed(lease.testbed_dir, base_dir)
+        remove_testbed_state(lease.testbed_dir)
+        release_lease(lease.path)
+        lines.append(f"testbed {lease.testbed_dir}: stopped (its harness run was killed)")
     return lines
+
+
+def testbed_state_dir(run_id: str) -> Path:
+    """Where a run's local testbed keeps its state (tokens, live manifest, database,
+    logs): under the harness state dir, never in the report dir or the source tree."""
+    return state_dir() / "runs" / run_id / "testbed"
+
+
+def remove_testbed_state(testbed_dir: Path) -> None:
+    """Delete a stopped testbed's state if it is a run's testbed dir in the harness state
+    dir (:func:`testbed_state_dir`); anything elsewhere is not the harness's to delete."""
+    run_dir = testbed_dir.resolve().parent
+    if testbed_dir.name == "testbed" and run_dir.parent == (state_dir() / "runs").resolve():
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def stop_testbed(testbed_dir: Path, base_dir: Path) -> None:

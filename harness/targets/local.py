@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -24,10 +26,19 @@ from harness.config.suite import TestbedSpec
 from harness.process import run_to_end, spawned
 from harness.target import Target, Tokens
 from harness.targets.errors import TargetUnavailable
-from harness.targets.leases import reap_strays, release_lease, take_lease
+from harness.targets.leases import (
+    LeaseHeld,
+    reap_strays,
+    release_lease,
+    remove_testbed_state,
+    take_lease,
+    testbed_state_dir,
+)
+from wholefile import write_atomically
 
 DOWN_TIMEOUT_S = 60.0
 UP_INTERRUPT_GRACE_S = 15.0
+REDACTED = "<redacted>"
 
 
 TESTBED_NEEDS = ("fastapi", "uvicorn", "gunicorn", "sklearn")
@@ -83,18 +94,53 @@ def up_argv(spec: TestbedSpec, testbed_dir: Path, extra_faults: tuple[str, ...])
 
 @asynccontextmanager
 async def local_target(
-    spec: TestbedSpec, report_dir: Path, base_dir: Path, extra_faults: tuple[str, ...] = ()
+    spec: TestbedSpec,
+    report_dir: Path,
+    base_dir: Path,
+    extra_faults: tuple[str, ...] = (),
+    run_id: str = "",
 ) -> AsyncIterator[Target]:
-    testbed_dir = (report_dir / "testbed").resolve()
+    """The testbed's state (tokens, live manifest, database) lives in the harness state
+    dir for the run; the report dir gets its logs and a redacted manifest."""
+    testbed_dir = testbed_state_dir(run_id or _key_of(report_dir)).resolve()
     testbed_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = testbed_dir / "manifest.json"
-    lease = await asyncio.to_thread(take_lease, testbed_dir)
+    try:
+        lease = await asyncio.to_thread(take_lease, testbed_dir, run_id)
+    except LeaseHeld as exc:
+        raise TargetUnavailable(str(exc)) from None
+    report_testbed = report_dir / "testbed"
     try:
         await _start(spec, testbed_dir, base_dir, extra_faults)
+        await asyncio.to_thread(write_redacted_manifest, manifest_path, report_testbed)
         yield target_from_manifest(manifest_path)
     finally:
         await asyncio.shield(_tear_down(manifest_path, testbed_dir, base_dir))
+        await asyncio.shield(asyncio.to_thread(_keep_logs, testbed_dir, report_testbed))
         release_lease(lease)
+
+
+def _key_of(report_dir: Path) -> str:
+    return hashlib.sha256(str(report_dir.resolve()).encode()).hexdigest()[:16]
+
+
+def write_redacted_manifest(manifest_path: Path, report_testbed: Path) -> None:
+    """The manifest without its secrets (tokens, the tokens file), for the report."""
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(manifest_path.read_text())
+        data["tokens"] = {name: REDACTED for name in data.get("tokens") or {}}
+        data["tokens_file"] = REDACTED
+        write_atomically(report_testbed / "manifest.json", json.dumps(data, indent=2) + "\n")
+
+
+def _keep_logs(testbed_dir: Path, report_testbed: Path) -> None:
+    """Copy the testbed's logs into the report, then delete its state (tokens included)."""
+    for log in sorted(testbed_dir.rglob("*.log")):
+        target = report_testbed / log.relative_to(testbed_dir)
+        with contextlib.suppress(OSError):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, target)
+    remove_testbed_state(testbed_dir)
 
 
 async def _start(

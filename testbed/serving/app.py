@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import secrets
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -36,9 +35,19 @@ from testbed.serving.metrics import (
 )
 from testbed.serving.model import FEATURE_COUNT, MODEL_NAME, MODEL_VERSION
 from testbed.serving.replica import Guarded, Refusal, Replica, apply_fragile
+from testbed.serving.request_input import BadInput, parse_json_body, read_body, token_matches
 from testbed.serving.settings import settings_from_env
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+NOT_UTF8 = BadInput(400, "bad_request", "body is not UTF-8")
+
+
+def _is_utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class PredictRequest(BaseModel):
@@ -96,6 +105,9 @@ def create_app() -> FastAPI:
         body = {"error": refusal.error, "detail": refusal.detail}
         return answer(refusal.status, body, timing)
 
+    def bad_input(refusal: BadInput) -> JSONResponse:
+        return answer(refusal.status, {"error": refusal.error, "detail": refusal.detail})
+
     def admin_refusal(request: Request) -> JSONResponse | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
@@ -104,9 +116,9 @@ def create_app() -> FastAPI:
                 status_code=401,
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if secrets.compare_digest(token, replica.tokens["admin"]):
+        if token_matches(token, replica.tokens["admin"]):
             return None
-        if any(secrets.compare_digest(token, replica.tokens[r]) for r in ("read", "write")):
+        if any(token_matches(token, replica.tokens[r]) for r in ("read", "write")):
             return JSONResponse(
                 {"error": "forbidden", "detail": "this token may not change faults"},
                 status_code=403,
@@ -154,10 +166,15 @@ def create_app() -> FastAPI:
     # directly, answering the same 422 shape as FastAPI.
     async def predict(request: Request) -> JSONResponse:
         started = time.perf_counter()
+        raw = await read_body(request)
+        if isinstance(raw, BadInput) or not _is_utf8(raw):
+            bad = raw if isinstance(raw, BadInput) else NOT_UTF8
+            count(bad.status, started)
+            return bad_input(bad)
         try:
-            body = PredictRequest.model_validate_json(await request.body())
+            body = PredictRequest.model_validate_json(raw)
         except ValidationError as exc:
-            errors = json.loads(exc.json(include_url=False))
+            errors = json.loads(exc.json(include_url=False, include_input=False))
             count(422, started)
             return answer(422, {"detail": errors})
         guarded = await replica.guard(started)
@@ -200,10 +217,10 @@ def create_app() -> FastAPI:
         refusal = admin_refusal(request)
         if refusal is not None:
             return refusal
-        try:
-            data = await request.json()
-        except ValueError:
-            return answer(400, {"error": "bad_request", "detail": "body is not JSON"})
+        raw = await read_body(request)
+        data = raw if isinstance(raw, BadInput) else parse_json_body(raw)
+        if isinstance(data, BadInput):
+            return bad_input(data)
         if isinstance(data, dict):
             data = {k: v for k, v in data.items() if k != "set_at"}  # a PUT starts now
         try:

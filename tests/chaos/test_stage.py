@@ -91,7 +91,7 @@ def test_check_reports_problems_with_file_and_line(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (None, "not found"),
-        ("title: [unclosed\n", "not valid YAML"),
+        ("title: [unclosed\n", "YAML syntax error"),
         ("- just a list\n", "must be a mapping"),
         ("title: t\nmethod: []\n", "method"),
     ],

@@ -112,7 +112,7 @@ def test_the_pytest_plugin_fails_the_test_when_the_verdict_is_fail(
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 1, done.stdout
-    assert "1 failed, 2 passed" in done.stdout
+    assert "1 failed, 2 passed" in done.stdout, done.stdout
     assert "FAILED test_gate.py::test_release_gate_on_a_failing_suite" in done.stdout
     assert "harness verdict FAIL: 1 of 2 steps failed: slow" in done.stdout
     assert "slow: p95 < 100ms: fail: observed 120.0 ms, threshold 100.0 ms" in done.stdout

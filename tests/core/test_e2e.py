@@ -21,41 +21,78 @@ from tests.core.test_engine import assert_gone
 pytestmark = pytest.mark.e2e
 
 
-def harness(args: list[str]) -> subprocess.Popen[bytes]:
+def harness(args: list[str], state: Path | None = None) -> subprocess.Popen[bytes]:
     env = dict(os.environ, HARNESS_ROOT=str(PROJECT_ROOT), PYTHONPATH=str(PROJECT_ROOT))
     env.pop("HARNESS_PLUGINS", None)
+    if state is not None:
+        env["HARNESS_STATE_DIR"] = str(state)
     return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def processes_of(report: Path, harness_pid: int) -> set[int]:
+def live_testbed_dir(report: Path, state: Path) -> Path | None:
+    """The run's testbed state dir (in the state dir, never in the report)."""
+    try:
+        run_id = json.loads((report / "in-progress.json").read_text())["run_id"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return state / "runs" / run_id / "testbed"
+
+
+def processes_of(report: Path, harness_pid: int, state: Path) -> set[int]:
     """Everything this run started: harness descendants and the testbed's services."""
     pids: set[int] = set()
     try:
         pids |= {p.pid for p in psutil.Process(harness_pid).children(recursive=True)}
     except psutil.NoSuchProcess:
         pass
-    manifest = report / "testbed" / "manifest.json"
-    try:
-        data = json.loads(manifest.read_text())
-        pids |= {int(s["pid"]) for s in data["services"].values()}
-        pids |= {int(p["pid"]) for p in data.get("pods", [])}
-    except (OSError, ValueError, KeyError):
-        pass
-    marker = str(report / "testbed")
-    for proc in psutil.process_iter(["cwd"]):
-        if (proc.info.get("cwd") or "").startswith(marker):
-            pids.add(proc.pid)
+    testbed_dir = live_testbed_dir(report, state)
+    for manifest in (report / "testbed" / "manifest.json",
+                     testbed_dir / "manifest.json" if testbed_dir else None):
+        try:
+            data = json.loads(manifest.read_text()) if manifest else {}
+            pids |= {int(s["pid"]) for s in data["services"].values()}
+            pids |= {int(p["pid"]) for p in data.get("pods", [])}
+        except (OSError, ValueError, KeyError):
+            pass
+    if testbed_dir is not None:
+        marker = str(testbed_dir)
+        for proc in psutil.process_iter(["cwd"]):
+            if (proc.info.get("cwd") or "").startswith(marker):
+                pids.add(proc.pid)
     return pids
 
 
+def live_tokens(report: Path, state: Path) -> set[str]:
+    testbed_dir = live_testbed_dir(report, state)
+    try:
+        data = json.loads((testbed_dir / "manifest.json").read_text()) if testbed_dir else {}
+    except (OSError, ValueError):
+        return set()
+    return {str(t) for t in (data.get("tokens") or {}).values() if t}
+
+
+def assert_no_secret_in(report: Path, tokens: set[str]) -> None:
+    """No token, tokens file or live manifest anywhere under the report dir (finding 6)."""
+    assert tokens, "the run's tokens were never seen"
+    assert not list(report.rglob("tokens.json"))
+    for path in (p for p in report.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        leaked = [t for t in tokens if t.encode() in content]
+        assert not leaked, f"{path} holds a token"
+    manifest = json.loads((report / "testbed" / "manifest.json").read_text())
+    assert set(manifest["tokens"].values()) == {"<redacted>"}
+
+
 def test_smoke_suite_passes_against_the_testbed(tmp_path: Path) -> None:
-    report = tmp_path / "report"
-    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)])
+    report, state = tmp_path / "report", tmp_path / "state"
+    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state)
     seen: set[int] = set()
+    tokens: set[str] = set()
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
-        seen |= processes_of(report, proc.pid)
+        seen |= processes_of(report, proc.pid, state)
+        tokens |= live_tokens(report, state)
         time.sleep(0.5)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, out.decode()[-3000:] + err.decode()[-3000:]
@@ -72,6 +109,44 @@ def test_smoke_suite_passes_against_the_testbed(tmp_path: Path) -> None:
     assert "PASS" in (report / "summary.md").read_text()
     assert seen, "no process observed"
     assert_gone(sorted(seen), within_s=5)
+    assert_no_secret_in(report, tokens)
+    assert (report / "testbed" / "logs" / "registry.log").exists()
+    assert not (state / "runs" / verdict["run_id"]).exists()  # its state went with it
+    umask = os.umask(0o022)
+    os.umask(umask)
+    modes = {oct(p.stat().st_mode & 0o777) for p in (report / "verdict.json",
+             report / "junit.xml", report / "summary.md", report / "events.jsonl",
+             report / "testbed" / "manifest.json")}
+    assert modes == {oct(0o666 & ~umask)}
+
+
+def test_sigkill_leaves_no_secret_in_the_report_and_recover_cleans_up(tmp_path: Path) -> None:
+    report, state = tmp_path / "report", tmp_path / "state"
+    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state)
+    seen: set[int] = set()
+    tokens: set[str] = set()
+    deadline = time.monotonic() + 120
+    try:
+        while not (report / "testbed" / "manifest.json").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, "testbed never came up"
+            seen |= processes_of(report, proc.pid, state)
+            tokens |= live_tokens(report, state)
+            time.sleep(0.2)
+        time.sleep(random.Random().uniform(0.0, 5.0))
+        seen |= processes_of(report, proc.pid, state)
+        tokens |= live_tokens(report, state)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert_no_secret_in(report, tokens)
+    assert not (report / "verdict.json").exists()
+    env = dict(os.environ, HARNESS_ROOT=str(PROJECT_ROOT), HARNESS_STATE_DIR=str(state))
+    recovered = subprocess.run([sys.executable, "-m", "harness", "recover"], cwd=PROJECT_ROOT,
+                               env=env, capture_output=True, text=True, timeout=120)
+    assert recovered.returncode == 0, recovered.stderr
+    assert "stopped (its harness run was killed)" in recovered.stdout
+    assert_gone(sorted(seen), within_s=10)
+    assert not list((state / "runs").glob("*/testbed"))  # tokens and live manifest deleted
 
 
 def test_a_slow_testbed_fails_the_verdict(tmp_path: Path) -> None:
@@ -98,12 +173,12 @@ stages:
 def test_sigint_at_a_random_moment_cleans_up(tmp_path: Path) -> None:
     moment_s = random.Random().uniform(1.0, 45.0)
     print(f"SIGINT after {moment_s:.1f} s")  # shown on failure, to reproduce
-    report = tmp_path / "report"
-    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)])
+    report, state = tmp_path / "report", tmp_path / "state"
+    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state)
     seen: set[int] = set()
     start = time.monotonic()
     while proc.poll() is None and time.monotonic() - start < moment_s:
-        seen |= processes_of(report, proc.pid)
+        seen |= processes_of(report, proc.pid, state)
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -112,4 +187,4 @@ def test_sigint_at_a_random_moment_cleans_up(tmp_path: Path) -> None:
     assert verdict["status"] != "pass"
     assert (report / "junit.xml").exists() and (report / "summary.md").exists()
     assert_gone(sorted(seen), within_s=5)
-    assert not processes_of(report, proc.pid) - {proc.pid}
+    assert not processes_of(report, proc.pid, state) - {proc.pid}

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -100,10 +101,24 @@ def test_the_built_in_stages_are_one_explicit_list() -> None:
 def test_a_report_that_cannot_be_written_is_an_error_not_a_silent_pass(
     tmp_path: Path, health_url: str
 ) -> None:
-    path = write_suite(tmp_path, SUITE.replace("observed: {p95: 120}", "observed: {p95: 90}"))
+    # A report dir's earlier content is moved aside at start (harness.report_dir): the
+    # obstacle appears while the run is going (a fake step sleeps meanwhile).
+    path = write_suite(tmp_path, SUITE.replace("observed: {p95: 120}", "observed: {p95: 90}")
+                       + "      - {name: wait, kind: fake, sleep: 3, metrics: {rps: 5},"
+                         " criteria: ['rps > 1']}\n")
     report = tmp_path / "report"
-    (report / "junit.xml").mkdir(parents=True)
-    result = harness(["run", str(path), "--report-dir", str(report)], health_url)
+    env = dict(os.environ, HARNESS_PLUGINS="tests.core.echo_stage:register,"
+               "tests.core.fake_stage:register", HARNESS_SERVING_URL=health_url,
+               PYTHONPATH=str(PROJECT_ROOT), COLUMNS="120")
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--report-dir",
+                             str(report)], cwd=PROJECT_ROOT, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (report / "in-progress.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (report / "junit.xml").mkdir()
+    out, err = proc.communicate(timeout=120)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"cannot write {report / 'junit.xml'}: Is a directory" in result.stdout
     assert "internal error" not in result.stderr
@@ -121,7 +136,7 @@ def test_a_report_dir_that_cannot_be_made_stops_the_run_before_it_starts(
     result = harness(["run", str(path), "--report-dir", str(blocker / "report")], health_url)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"harness: cannot write {blocker / 'report' / 'events.jsonl'}: Not a directory")
+        f"harness: cannot write {blocker / 'report'}: Not a directory")
 
 
 def test_the_core_imports_the_testbed_only_where_it_acts_on_one() -> None:

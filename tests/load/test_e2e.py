@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -259,9 +261,15 @@ async def test_remote_worker_downloads_the_plugin_and_reports(
         step = asyncio.create_task(STAGE.run(ctx))
         await asyncio.to_thread(wait_port, port, 20.0)
         locust = str(Path(sys.executable).parent / "locust")
+        # The worker writes the files it downloads into its temp dir by their names: its own
+        # TMPDIR keeps them out of the machine's /tmp (and apart from other workers').
+        worker_tmp = tmp_path / "worker-tmp"
+        worker_tmp.mkdir()
+        shared_tmp = {name: _stat(Path(tempfile.gettempdir()) / name) for name in DOWNLOADED}
         worker = await asyncio.create_subprocess_exec(
             locust, "-f", "-", "--worker", "--master-host", "127.0.0.1",
             "--master-port", str(port), cwd=tmp_path,
+            env={**os.environ, "TMPDIR": str(worker_tmp)},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:
@@ -275,3 +283,17 @@ async def test_remote_worker_downloads_the_plugin_and_reports(
                     await worker.wait()
     assert outcome.status is Status.PASS, outcome
     assert outcome.metrics["overall"]["requests"] == outcome.metrics["locust_requests"] > 0
+    assert {p.name for p in worker_tmp.rglob("*.py")} >= set(DOWNLOADED)
+    assert {n: _stat(Path(tempfile.gettempdir()) / n) for n in DOWNLOADED} == shared_tmp
+
+
+DOWNLOADED = ("inference.py", "plugin.py")
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime) of a file in the shared temp dir, None when it is not there."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_mtime_ns
