@@ -18,11 +18,13 @@ import psutil
 import pytest
 
 from harness.chaos.driver.processes import (
+    delete_stressor,
     freeze_process_pods,
     kill_process_pods,
     process_pods_running,
     resume_process_pods,
     service_status,
+    stress_cpu_beside,
     verify_process_pods,
 )
 from harness.chaos.driver.testbed import FaultError
@@ -190,3 +192,69 @@ def test_other_selectors_pid_file_and_command_with_user(
     everything = ProcessGroup("all", command=".", user=user)
     assert os.getpid() not in {p.pid for p in live_pods(everything)}
     assert live_pods(ProcessGroup("none", command=".", user="no-such-user-here")) == []
+
+
+def test_cpu_stress_beside_the_pods_is_bounded_and_reverted(
+    web: tuple[psutil.Process, str], declared: ProcessGroup
+) -> None:
+    master, _ = web
+    cpus = set(_workers(master)[0].cpu_affinity() or [])
+    pids = stress_cpu_beside("web", workers=1, load=50, duration="20s")
+    (burner,) = [psutil.Process(pid) for pid in pids]
+    assert burner.is_running() and set(burner.cpu_affinity() or []) <= cpus
+    (record,) = [r for _, r in read_records()]
+    assert record.kind == "stress" and "web" in record.target
+    delete_stressor("web")
+    assert not burner.is_running() or burner.status() == psutil.STATUS_ZOMBIE
+    assert read_records() == []
+    with pytest.raises(FaultError, match="duration"):
+        stress_cpu_beside("web", duration="10m")
+
+
+EXPERIMENT = """
+version: 1.0.0
+title: kill a web worker
+steady-state-hypothesis:
+  title: web answers
+  probes:
+    - type: probe
+      name: web-ok
+      tolerance: 200
+      provider: {type: python, module: harness.chaos.driver.processes, func: service_status,
+                 arguments: {service: web, path: /, within_s: 10}}
+method:
+  - type: action
+    name: kill-one-web-worker
+    provider: {type: python, module: harness.chaos.driver.processes, func: kill_process_pods,
+               arguments: {group: GROUP, qty: 1}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("group", "dry_run", "expected"),
+    [("web", True, "dry run"), ("db", False, "process group 'db' is not declared")],
+)
+def test_chaos_step_on_declared_processes_through_the_cli(
+    web: tuple[psutil.Process, str], tmp_path: Path, group: str, dry_run: bool, expected: str
+) -> None:
+    """A suite's chaos step on the test's own uvicorn: a dry run injects nothing, an
+    undeclared group is refused before anything is injected."""
+    master, url = web
+    before = {w.pid for w in _workers(master)}
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "kill.yaml").write_text(EXPERIMENT.replace("GROUP", group))
+    suite = tmp_path / "suites" / "s.yaml"
+    suite.write_text(
+        "name: s\ntarget:\n  kind: external\n  external:\n    services:\n"
+        f"      web: {{url: '{url}', health: /}}\n"
+        f"  local_processes:\n    web: {{parent_pid: {master.pid}, replicas: 2}}\n"
+        "stages:\n  - name: c\n    steps:\n"
+        "      - {name: kill, kind: chaos, experiment: kill.yaml, timeout: 60s}\n"
+    )
+    argv = [str(Path(sys.executable).parent / "harness"), "run", str(suite)]
+    argv += ["--report-dir", str(tmp_path / "report"), *(["--dry-run"] if dry_run else [])]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    verdict = (tmp_path / "report" / "verdict.json").read_text()
+    assert expected in verdict, done.stdout[-2000:]
+    assert {w.pid for w in _workers(master)} == before  # nothing was killed
+    assert read_records() == []
