@@ -2,6 +2,7 @@
 small registered model, for the harness to test (``suites/mlflow.yaml``).
 
     python platforms/mlflow/mlflow_platform.py up   --dir DIR   # prints the manifest path
+    python platforms/mlflow/mlflow_platform.py up   --dir DIR --registry-only
     python platforms/mlflow/mlflow_platform.py down --dir DIR
     python platforms/mlflow/mlflow_platform.py venv             # only build the virtualenv
 
@@ -108,7 +109,7 @@ def start(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[b
         )
 
 
-def up(directory: Path) -> Path:
+def up(directory: Path, *, registry_only: bool = False) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "platform.log"
     venv = ensure_venv(log)
@@ -135,6 +136,10 @@ def up(directory: Path) -> Path:
     }
     write_manifest(manifest_path, manifest)
     wait_ok(f"{tracking_url}/health", server, "mlflow server", directory / "mlflow-server.log")
+    if registry_only:  # no model, no scoring server: the registry API alone
+        manifest["complete"] = True
+        write_manifest(manifest_path, manifest)
+        return manifest_path
     env["MLFLOW_TRACKING_URI"] = tracking_url
     trained = subprocess.run(
         [str(bin_dir / "python"), str(HERE / "train.py"), "--name", MODEL_NAME],
@@ -234,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mlflow_platform", description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["up", "down", "venv"])
     parser.add_argument("--dir", type=Path, default=Path(".harness/mlflow"))
+    parser.add_argument(
+        "--registry-only", action="store_true", help="up: only mlflow server, no scoring"
+    )
     args = parser.parse_args(argv)
     directory = args.dir.resolve()
     try:
@@ -242,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             print(ensure_venv(directory / "platform.log"))
         elif args.command == "up":
             try:
-                print(up(directory))
+                print(up(directory, registry_only=args.registry_only))
             except BaseException:
                 down(directory)
                 raise
