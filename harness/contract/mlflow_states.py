@@ -10,8 +10,9 @@ States (parameters; values answered for provider-state generators):
   gets that many versions) -> ``name``, ``alias``, ``version``
 - ``no registered model named`` (``name``) -> ``name`` (the interaction may create it)
 
-Every name is ``<run prefix>-<name>``, unique to the run; teardown deletes the registered
-model (with its versions), and :meth:`MlflowStates.remove_all` sweeps what is left.
+Every name is ``<run prefix>-<n>-<name>``, unique to the run and to the setup;
+:meth:`MlflowStates.remove_all` deletes every registered model under the run's prefix (with
+its versions) at the end of verification.
 Model versions point at a placeholder source: the registry records them (status READY)
 without any artifact, which is all a registry contract needs.
 """
@@ -90,6 +91,16 @@ class MlflowApi:
         body = {"name": name, "alias": alias, "version": version}
         self.required("POST", "/registered-models/alias", body)
 
+    def names_with_prefix(self, prefix: str) -> set[str]:
+        """Registered models whose name starts with ``prefix`` (the run's own)."""
+        query = quote(f"name LIKE '{prefix}%'")
+        status, answer = self.call(
+            "GET", f"/registered-models/search?filter={query}&max_results=1000"
+        )
+        if status != 200 or not isinstance(answer, dict):
+            raise StateSetupError(f"search for {prefix}*: MLflow answered {status}")
+        return {str(m["name"]) for m in answer.get("registered_models", []) if "name" in m}
+
     def delete_model(self, name: str) -> bool:
         """True when the model is gone (deleted now, or never there)."""
         status, _ = self.call("DELETE", "/registered-models/delete", {"name": name})
@@ -108,9 +119,14 @@ class MlflowStates:
     names: set[str] = field(default_factory=set)
     undeleted: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _count: int = 0
 
     def unique(self, name: object) -> str:
-        return f"{self.prefix}-{name or 'model'}"[:200]
+        """A name no other setup of this run uses (the interactions get it through
+        provider-state generators), so teardown can wait for :meth:`remove_all`."""
+        with self._lock:
+            self._count += 1
+            return f"{self.prefix}-{self._count}-{name or 'model'}"[:200]
 
     def setup(self, state: str, params: Mapping[str, Any]) -> StateValues:
         handler = self._handlers().get(state)
@@ -120,12 +136,20 @@ class MlflowStates:
         return handler(params)
 
     def teardown(self, state: str, params: Mapping[str, Any], values: StateValues) -> None:
-        name = values.get("name")
-        if isinstance(name, str):
-            self._delete(name)
+        """Nothing now: names are unique per setup, and deleting under the verifier's
+        request timeout failed interactions on a slow MLflow. :meth:`remove_all` does it."""
 
     def remove_all(self) -> list[str]:
-        for name in sorted(self.names):
+        """Delete every model this run made: the names handed out and whatever MLflow
+        lists under the run's prefix (also after a crashed verifier)."""
+        try:
+            found = self.api.names_with_prefix(f"{self.prefix}-")
+        except StateSetupError as exc:
+            found = set()
+            self.undeleted.append(f"models under {self.prefix}-: {exc}")
+        for name in sorted(self.names | found):
+            with self._lock:
+                self.names.add(name)
             self._delete(name)
         return list(self.undeleted)
 

@@ -218,6 +218,4 @@ def crash_sweeper(
         return registry
     from harness.contract.mlflow_states import MlflowApi, MlflowStates
 
-    mlflow = MlflowStates(MlflowApi(source.base_url, dict(headers)), run_prefix)
-    mlflow.names = {mlflow.unique(name) for name in names}
-    return mlflow
+    return MlflowStates(MlflowApi(source.base_url, dict(headers)), run_prefix)  # by prefix
