@@ -97,6 +97,7 @@ class RenamingProxy:
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         upstream = self.upstream
+        client = httpx.Client(timeout=30)  # one pool: a slow machine must not add connects
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: Any) -> None:
@@ -106,8 +107,8 @@ class RenamingProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {"Content-Type": self.headers.get("Content-Type") or "application/json"}
-                answer = httpx.request(
-                    self.command, upstream + self.path, content=body, headers=headers, timeout=30
+                answer = client.request(
+                    self.command, upstream + self.path, content=body, headers=headers
                 )
                 data = answer.content
                 if "/model-versions/get" in self.path and answer.status_code == 200:
@@ -141,6 +142,7 @@ stages:
         pacts: platforms/mlflow/pacts
         service: mlflow
         states: mlflow
+        request_timeout: 30s
         timeout: 3m
 """
 
@@ -166,8 +168,8 @@ def test_a_changed_field_fails_naming_interaction_and_path(
     assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-2000:]
     verdict = json.loads((tmp_path / "report" / "verdict.json").read_text())
     (step,) = verdict["steps"]
-    assert step["metrics"]["interactions_failed"] == 1
     failed = [c for c in step["criteria"] if c["status"] == "fail"]
+    assert step["metrics"]["interactions_failed"] == 1, [c["reason"] for c in failed]
     assert len(failed) == 1
     text = json.dumps(failed[0])
     assert "a request for version 1 of a registered model" in text
