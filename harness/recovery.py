@@ -1,7 +1,8 @@
 """Everything a killed run can leave behind, put right: what each stage left (chaos:
 the faults in its ledger) first, since reverting a fault switch needs its testbed
 still running, then testbeds whose harness run died, and platforms their launcher
-started. Called by ``harness recover`` and at the start of every run."""
+started, then the history store's record of such runs (as interrupted). Called by
+``harness recover`` and at the start of every run."""
 
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ from harness.targets.leases import live_testbeds, reap_orphaned_testbeds
 def recover_everything() -> list[str]:
     """One line per thing reverted or stopped; empty when nothing was left. What live
     runs hold is not a leftover and is left alone (see :func:`live_holdings`)."""
+    from harness.history.recorder import recover_history  # SQLAlchemy: imported when used
+
     lines = [line for stage in all_stages() for line in stage.recover()]
-    return [*lines, *reap_orphaned_testbeds(project_root()), *reap_orphaned_platforms()]
+    return [
+        *lines, *reap_orphaned_testbeds(project_root()), *reap_orphaned_platforms(),
+        *recover_history(),
+    ]
 
 
 def live_holdings() -> list[str]:

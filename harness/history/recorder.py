@@ -1,0 +1,83 @@
+"""What a run does with the history store: a row when it starts, the verdict when it ends.
+
+Both are bounded by :func:`harness.history.store.within_deadline`; a failure is a
+:class:`HistoryError` whose message says which store and why, for the run to report
+(exit 2) rather than hang or lose the verdict silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.history.queries import RunView, recent_runs
+from harness.history.record import git_revision, record_start, record_verdict
+from harness.history.recovery import recover_killed_runs
+from harness.history.store import HistoryError, HistoryStore, open_store, within_deadline
+
+
+class RunRecorder:
+    def __init__(self, store: HistoryStore, run_id: str, report_dir: Path) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.report_dir = report_dir
+
+    @property
+    def shown(self) -> str:
+        return self.store.location.shown
+
+    def finish(self, document: Mapping[str, Any]) -> None:
+        """Record the run's verdict document. Raises HistoryError."""
+        within_deadline(
+            lambda: record_verdict(self.store, document, self.report_dir),
+            f"history store {self.shown}: recording run {self.run_id}",
+        )
+
+    def earlier_runs(self, suite: str, limit: int) -> list[RunView]:
+        """The suite's finished runs before this one, newest first. Raises HistoryError."""
+
+        def read() -> list[RunView]:
+            with self.store.session() as session:
+                return recent_runs(session, suite, limit)
+
+        return within_deadline(read, f"history store {self.shown}: reading runs of {suite}")
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def start_recording(
+    run_id: str, suite: str, target_kind: str, report_dir: Path, root: Path, started_at: float
+) -> RunRecorder:
+    """Open the store and write the run's "running" row. Raises HistoryError."""
+
+    def start() -> RunRecorder:
+        store = open_store()
+        try:
+            record_start(
+                store, run_id, suite, target_kind, report_dir, git_revision(root), started_at
+            )
+        except BaseException:
+            store.close()
+            raise
+        return RunRecorder(store, run_id, report_dir)
+
+    return within_deadline(start, "history store")
+
+
+def recover_history() -> list[str]:
+    """Record runs whose harness was killed (for ``harness recover`` and each run's start);
+    a store that cannot be reached is one line, not an exception."""
+
+    def recover() -> list[str]:
+        store = open_store()
+        try:
+            return recover_killed_runs(store)
+        finally:
+            store.close()
+
+    try:
+        return within_deadline(recover, "history store")
+    except HistoryError as exc:
+        return [f"history: cannot recover killed runs: {exc}"]
