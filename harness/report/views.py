@@ -121,6 +121,9 @@ def _criterion(raw: Mapping[str, Any]) -> CriterionView:
     )
 
 
+_VERB = {"FaultInjected": "injected", "FaultReverted": "reverted"}
+
+
 def _load_view(
     step: Mapping[str, Any], events: Sequence[Mapping[str, Any]], same_stage: set[str]
 ) -> LoadView | None:
@@ -131,14 +134,13 @@ def _load_view(
     origin = float(points[0].get("second", 0))
     marks = sorted(phase_marks(events, same_stage), key=lambda m: m.at)
     end = float(points[-1].get("second", origin)) + 1.0
-    ends = [mark.at for mark in marks[1:]] + [end]
+    ends = [mark.at for mark in marks[1:]] + [end] if marks else []
     spans = tuple(
         Span(mark.phase, mark.at - origin, until - origin)
         for mark, until in zip(marks, ends, strict=True)
     )
     faults = tuple(
-        Instant(f"{(e['event'] == 'FaultInjected' and 'injected') or 'reverted'}: {e.get('fault')}",
-                float(e["at"]) - origin)
+        Instant(f"{_VERB[str(e['event'])]}: {e.get('fault')}", float(e["at"]) - origin)
         for e in events
         if e.get("event") in ("FaultInjected", "FaultReverted") and e.get("step") in same_stage
     )
