@@ -118,6 +118,8 @@ def trend_figure(title: str, unit: str, labels: Sequence[str],
                  series: dict[str, list[float | None]], statuses: Sequence[str]) -> dict[str, Any]:
     figure = go.Figure(layout=_layout(title, "run", unit))
     figure.update_layout(xaxis={"type": "category", "tickangle": -30})
+    if unit == "ratio":
+        figure.update_layout(yaxis={"tickformat": ".2%", "title": {"text": "error rate"}})
     for name, values in series.items():
         figure.add_trace(go.Scatter(
             x=list(labels), y=values, mode="lines+markers", name=name,
