@@ -10,6 +10,10 @@ A criterion is written as a string, or as a mapping that adds options:
 
     {expr: "error_rate < 5%", phase: fault, abort: true, for: "10s"}
 
+Baseline thresholds (:mod:`harness.baseline_expr`): ``p95 < baseline * 1.10``,
+``error_rate <= baseline + 0.1%``, with option ``baseline: last_pass | {median_of_last: N}
+| RUN_ID``; resolved from the history store before the run.
+
 Thresholds are stored in the metric's canonical unit: milliseconds for
 latencies, a fraction for rates, seconds for durations, plain numbers otherwise.
 """
@@ -17,12 +21,14 @@ latencies, a fraction for rates, seconds for durations, plain numbers otherwise.
 from __future__ import annotations
 
 import difflib
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from harness.baseline_expr import Baseline, BaselineSyntaxError, parse_value, with_source
 from harness.units import parse_duration_s, parse_latency_ms, parse_rate
 
 Op = Literal["<", "<=", ">", ">=", "=="]
@@ -76,13 +82,13 @@ _EXPR_RE = re.compile(
     r"""^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)
         (?:\{(?P<labels>[^}]*)\})?
         \s*(?P<op><=|>=|==|<|>)\s*
-        (?P<value>[^\s]+)
+        (?P<value>baseline\s*[*+]\s*\S+|[^\s]+)
         (?:\s+for\s+(?P<sustain>[^\s]+))?
         \s*$""",
     re.VERBOSE,
 )
 _LABEL_RE = re.compile(r'\s*(?P<key>[A-Za-z_][A-Za-z0-9_]*)\s*=\s*"(?P<value>[^"]*)"\s*(?:,|$)')
-_OPTION_KEYS = ("expr", "abort", "for", "phase")
+_OPTION_KEYS = ("expr", "abort", "for", "phase", "baseline")
 _PHASES: tuple[Phase, ...] = ("baseline", "fault", "recovery")
 
 
@@ -106,6 +112,7 @@ class Criterion:
     sustain_s: float | None = None
     abort: bool = False
     phase: Phase | None = None
+    baseline: Baseline | None = None  # threshold from earlier runs (resolved before the run)
 
     @property
     def unit(self) -> str:
@@ -120,6 +127,8 @@ class Criterion:
         return float(match["q"]) if match else None
 
     def holds(self, observed: float) -> bool:
+        if self.baseline is not None and not self.baseline.resolved:
+            raise ValueError(f"harness bug: {self.text!r} judged before its baseline was resolved")
         return _OPS[self.op](observed, self.threshold)
 
     @property
@@ -128,6 +137,8 @@ class Criterion:
         parts = [self.text]
         if self.phase:
             parts.append(f"[phase={self.phase}]")
+        if self.baseline is not None and self.baseline.source != "last_pass":
+            parts.append(f"[baseline: {self.baseline.source_text}]")
         if self.abort:
             parts.append("[abort]")
         return " ".join(parts)
@@ -177,6 +188,17 @@ def parse_criterion(raw: str | Mapping[str, Any]) -> Criterion:
             f"phases are {', '.join(_PHASES)}",
             "phase",
         )
+    baseline = criterion.baseline
+    if "baseline" in raw:
+        if baseline is None:
+            raise CriterionError(
+                "'baseline' applies to a baseline criterion such as 'p95 < baseline * 1.10'",
+                "baseline",
+            )
+        try:
+            baseline = with_source(baseline, raw["baseline"])
+        except BaselineSyntaxError as exc:
+            raise CriterionError(str(exc), exc.field) from None
     return Criterion(
         text=criterion.text,
         metric=criterion.metric,
@@ -187,6 +209,7 @@ def parse_criterion(raw: str | Mapping[str, Any]) -> Criterion:
         sustain_s=sustain_s,
         abort=abort,
         phase=phase,
+        baseline=baseline,
     )
 
 
@@ -206,7 +229,11 @@ def _parse_expr(text: str) -> Criterion:
     if percentile and not 0.0 < float(percentile["q"]) < 100.0:
         raise CriterionError(f"percentile {metric!r} must lie between p0 and p100")
     try:
-        threshold = _PARSERS[unit_kind](match["value"])
+        baseline = parse_value(metric, match["value"], _PARSERS[unit_kind])
+    except BaselineSyntaxError as exc:
+        raise CriterionError(str(exc), exc.field) from None
+    try:
+        threshold = math.nan if baseline else _PARSERS[unit_kind](match["value"])
     except ValueError as exc:
         raise CriterionError(f"{metric}: {exc}") from None
     sustain_s = None
@@ -223,6 +250,7 @@ def _parse_expr(text: str) -> Criterion:
         unit_kind=unit_kind,
         labels=_parse_labels(match["labels"] or ""),
         sustain_s=sustain_s,
+        baseline=baseline,
     )
 
 

@@ -44,6 +44,8 @@ class CriterionResult:
     at_s: float | None = None  # seconds since step start when decided (live breaches)
     mismatches: tuple[Mismatch, ...] = ()
     reasons: tuple[tuple[str, int], ...] = ()  # top failure reasons (error-rate criteria)
+    baseline_value: float | None = None  # baseline criteria: the figure judged against
+    baseline_runs: tuple[str, ...] = ()  # ... and the run(s) it came from
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -60,6 +62,12 @@ class CriterionResult:
             data["at_s"] = round(self.at_s, 3)
         if self.reasons:
             data["reasons"] = [{"reason": r, "count": c} for r, c in self.reasons]
+        if self.baseline_value is not None:
+            data["baseline"] = {
+                "value": self.baseline_value,
+                "run_id": self.baseline_runs[0] if self.baseline_runs else None,
+                "runs": list(self.baseline_runs),
+            }
         if self.mismatches:
             data["mismatches"] = [
                 {"path": m.path, "expected": m.expected, "actual": m.actual, "kind": m.kind}
