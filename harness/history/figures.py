@@ -92,7 +92,7 @@ def phase_figures(intervals: Sequence[Interval], marks: Sequence[PhaseMark]) -> 
 
 
 def scalar_figures(step: Mapping[str, Any]) -> list[Figure]:
-    """Numeric top-level metrics of a contract or chaos step (counts, durations)."""
+    """Numeric top-level metrics of any step (counts, durations; a plug-in's figures)."""
     metrics = step.get("metrics") or {}
     return [
         Figure(ALL_ENDPOINTS, WHOLE_RUN, str(key), float(value))

@@ -134,16 +134,15 @@ def _step_row(
     )
     for index, criterion in enumerate(step.get("criteria") or []):
         row.criteria.append(_criterion_row(index, criterion))
+    figures = scalar_figures(step)
     if row.kind == "load":
         same_stage = {
             str(s.get("name")) for s in document.get("steps") or [] if s.get("stage") == row.stage
         }
-        figures = load_figures(step, report_dir, phase_marks(events, same_stage))
+        figures += load_figures(step, report_dir, phase_marks(events, same_stage))
         series = compact_series(step)
         if series is not None:
             row.series = SeriesRow(columns_json=json.dumps(series, separators=(",", ":")))
-    else:
-        figures = scalar_figures(step)
     row.metrics.extend(_metric_rows(figures))
     return row
 

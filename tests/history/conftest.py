@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.history.store import HistoryStore, open_store
+from tests.core.conftest import health_url  # noqa: F401  (fixture re-used here)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, select, text
 
 from harness.history.models import Base, CriterionRow, RunRow
 from harness.history.store import (
+    HEAD_REVISION,
     HistoryError,
     current_revision,
     head_revision,
@@ -55,7 +56,7 @@ def test_a_store_written_at_revision_1_opens_at_head(store_env: str) -> None:
 
     store = open_store()  # migrates to head
     try:
-        assert current_revision(store.engine) == head_revision() == "0002"
+        assert current_revision(store.engine) == head_revision() == HEAD_REVISION
         with store.session() as session:
             run = session.scalar(select(RunRow).where(RunRow.run_id == "old-run"))
             assert run is not None and run.suite == "nightly" and run.status == "pass"
