@@ -19,6 +19,7 @@ from harness.criteria import Criterion
 from harness.history.queries import RunView, find_run, passing_runs
 from harness.history.store import HistoryError
 from harness.outcome import CriterionResult, StepOutcome
+from harness.plan import Suite
 from harness.status import Status
 from harness.verdict import Verdict, judge_run, judge_stage
 
@@ -35,6 +36,24 @@ class StepBaselines:
 @dataclass(frozen=True)
 class BaselinePlan:
     steps: Mapping[str, StepBaselines] = field(default_factory=dict)
+
+
+def resolve_suite(session: Session, suite: Suite, this_run: str) -> tuple[Suite, BaselinePlan]:
+    """The suite with every baseline criterion resolved (or taken out), and the plan."""
+    plan: dict[str, StepBaselines] = {}
+    stages = []
+    for stage in suite.stages:
+        steps = []
+        for step in stage.steps:
+            criteria = getattr(step.spec, "criteria", ())
+            if not any(isinstance(c, Criterion) and c.baseline is not None for c in criteria):
+                steps.append(step)
+                continue
+            kept, plan[step.name] = resolve_step(session, suite.name, step.name, criteria, this_run)
+            spec = step.spec.model_copy(update={"criteria": tuple(kept)})
+            steps.append(replace(step, spec=spec))
+        stages.append(replace(stage, steps=tuple(steps)))
+    return replace(suite, stages=tuple(stages)), BaselinePlan(plan)
 
 
 def resolve_step(

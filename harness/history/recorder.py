@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness.history.baseline import BaselinePlan, resolve_suite
 from harness.history.queries import RunView, recent_runs
 from harness.history.record import git_revision, record_start, record_verdict
 from harness.history.recovery import recover_killed_runs
 from harness.history.store import HistoryError, HistoryStore, open_store, within_deadline
+from harness.plan import Suite
 
 
 class RunRecorder:
@@ -42,6 +44,15 @@ class RunRecorder:
                 return recent_runs(session, suite, limit)
 
         return within_deadline(read, f"history store {self.shown}: reading runs of {suite}")
+
+    def resolve_baselines(self, suite: Suite) -> tuple[Suite, BaselinePlan]:
+        """The suite with its baseline criteria resolved. Raises HistoryError."""
+
+        def resolve() -> tuple[Suite, BaselinePlan]:
+            with self.store.session() as session:
+                return resolve_suite(session, suite, self.run_id)
+
+        return within_deadline(resolve, f"history store {self.shown}: reading baselines")
 
     def close(self) -> None:
         self.store.close()

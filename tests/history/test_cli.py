@@ -138,3 +138,100 @@ def test_history_survives_a_sigkill_mid_run(tmp_path: Path, env: dict[str, str])
     first_id = json.loads((tmp_path / "a" / "verdict.json").read_text())["run_id"]
     assert first_id in after.stdout and "PASS" in after.stdout
     assert "nothing to recover" in run(["recover"], env).stdout
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, health_url: str) -> dict[str, str]:
+    """Baseline resolution is the same on any store: these run on SQLite only."""
+    values = harness_env(health_url)
+    values.update(HARNESS_HISTORY_URL=f"sqlite:///{tmp_path / 'history.sqlite'}",
+                  HARNESS_STATE_DIR=str(tmp_path / "state"), COLUMNS="200")
+    return values
+
+
+def baseline_suite(tmp_path: Path, p95: float, criteria: str, name: str) -> Path:
+    return write_suite(tmp_path, f"""
+name: {name}
+target: {{kind: external}}
+stages:
+  - name: only
+    steps:
+      - {{name: fake-load, kind: fake, metrics: {{rps: 50, p95: {p95}}}, criteria: {criteria}}}
+""", name=f"{name}-{p95}.yaml")
+
+
+def verdict_of(report: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads((report / "verdict.json").read_text())
+    return data
+
+
+def criterion(report: Path, name: str) -> dict[str, object]:
+    (step,) = verdict_of(report)["steps"]  # type: ignore[misc]
+    found: dict[str, object] = next(c for c in step["criteria"] if c["name"] == name)
+    return found
+
+
+def test_baseline_skipped_first_then_judged_then_failing(
+    tmp_path: Path, sqlite_env: dict[str, str]
+) -> None:
+    criteria = '["p95 < 100ms", "p95 < baseline * 1.10", "rps >= baseline * 0.95"]'
+    reports = [tmp_path / f"r{i}" for i in range(3)]
+    codes = []
+    for report, p95 in zip(reports, (20.0, 21.0, 30.0), strict=True):
+        path = baseline_suite(tmp_path, p95, criteria, "brand-new")
+        done = run(["run", str(path), "--report-dir", str(report)], sqlite_env)
+        codes.append(done.returncode)
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+    assert codes == [0, 0, 1]
+    first = criterion(reports[0], "p95 < baseline * 1.10")
+    assert first["status"] == "skipped"
+    assert first["reason"] == "no passing run of suite brand-new yet"
+    assert verdict_of(reports[0])["status"] == "pass"  # on its other criteria
+
+    run_1 = str(verdict_of(reports[0])["run_id"])
+    second = criterion(reports[1], "p95 < baseline * 1.10")
+    assert second["status"] == "pass" and second["observed"] == 21.0
+    assert second["threshold"] == pytest.approx(22.0)
+    assert second["baseline"] == {"value": 20.0, "run_id": run_1, "runs": [run_1]}
+
+    run_2 = str(verdict_of(reports[1])["run_id"])
+    third = criterion(reports[2], "p95 < baseline * 1.10")
+    assert third["status"] == "fail" and third["observed"] == 30.0
+    assert f"baseline 21 ms (last passing run: run {run_2}) -> threshold 23.1 ms" in str(
+        third["reason"])
+    assert criterion(reports[2], "rps >= baseline * 0.95")["status"] == "pass"
+    summary = (reports[2] / "summary.md").read_text()
+    assert "p95 < baseline * 1.10" in summary
+
+
+def test_only_baseline_criteria_with_none_available_is_error(
+    tmp_path: Path, sqlite_env: dict[str, str]
+) -> None:
+    path = baseline_suite(tmp_path, 20.0, '["p95 < baseline * 1.10"]', "only-baselines")
+    done = run(["run", str(path), "--report-dir", str(tmp_path / "r")], sqlite_env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    (step,) = verdict_of(tmp_path / "r")["steps"]  # type: ignore[misc]
+    assert step["status"] == "error"
+    assert "only baseline criteria, none available" in step["summary"]
+
+
+def test_median_of_last_and_a_pinned_run(tmp_path: Path, sqlite_env: dict[str, str]) -> None:
+    ids = []
+    for index, p95 in enumerate((10.0, 30.0, 20.0)):
+        path = baseline_suite(tmp_path, p95, '["p95 < 100ms"]', "medians")
+        report = tmp_path / f"r{index}"
+        assert run(["run", str(path), "--report-dir", str(report)], sqlite_env).returncode == 0
+        ids.append(str(verdict_of(report)["run_id"]))
+    criteria = (
+        '["p95 < 100ms", {expr: "p95 < baseline * 1.10", baseline: {median_of_last: 3}},'
+        f' {{expr: "p95 <= baseline + 1ms", baseline: "{ids[0]}"}}]'
+    )
+    path = baseline_suite(tmp_path, 21.0, criteria, "medians")
+    done = run(["run", str(path), "--report-dir", str(tmp_path / "last")], sqlite_env)
+    assert done.returncode == 1, done.stdout + done.stderr
+    median = criterion(tmp_path / "last",
+                       "p95 < baseline * 1.10 [baseline: median of the last 3 passing runs]")
+    assert median["status"] == "pass" and median["threshold"] == pytest.approx(22.0)
+    assert sorted(median["baseline"]["runs"]) == sorted(ids)  # type: ignore[index]
+    pinned = criterion(tmp_path / "last", f"p95 <= baseline + 1ms [baseline: run {ids[0]}]")
+    assert pinned["status"] == "fail" and pinned["threshold"] == pytest.approx(11.0)
