@@ -17,6 +17,7 @@ import pytest
 
 from tests.core.conftest import PROJECT_ROOT, write_suite
 from tests.core.test_engine import assert_gone
+from tests.report.browser import open_report
 
 pytestmark = pytest.mark.e2e
 
@@ -107,6 +108,11 @@ def test_smoke_suite_passes_against_the_testbed(tmp_path: Path) -> None:
             assert (report / artifact).exists(), artifact
     assert sum(1 for _ in junitparser.JUnitXml.fromfile(str(report / "junit.xml"))) == 5
     assert "PASS" in (report / "summary.md").read_text()
+    page = report / "report.html"
+    rendered = open_report(page, tmp_path / "report.png", tmp_path / "chromium-profile")
+    assert rendered.console_errors == [] and rendered.requests == [page.resolve().as_uri()]
+    # two load steps (latency, throughput) and the chaos timeline at least; all drawn
+    assert rendered.charts >= 5 and all(rendered.drawn), rendered.drawn
     assert seen, "no process observed"
     assert_gone(sorted(seen), within_s=5)
     assert_no_secret_in(report, tokens)
