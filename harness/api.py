@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from harness.config import load_suite
 from harness.config.suite import TargetKindName
@@ -29,6 +29,9 @@ from harness.reporters.event_log import EventLog
 from harness.targets.local import fault_spec_problems, testbed_missing
 from harness.verdict import RunResult
 
+if TYPE_CHECKING:
+    from harness.history.baseline import BaselinePlan
+
 
 class InvalidRun(Exception):
     """The run cannot start: each line names the file, line and field (or the option)."""
@@ -41,8 +44,17 @@ class InvalidRun(Exception):
 
 @dataclass(frozen=True)
 class PreparedRun:
-    suite: Suite
+    suite: Suite  # baseline criteria resolved from the history store
     options: RunOptions
+    baselines: BaselinePlan | None = None
+
+    def judged(self, result: RunResult) -> RunResult:
+        """The run's result with its baseline criteria explained (run, value, skips)."""
+        if self.baselines is None:
+            return result
+        from harness.history.lifecycle import with_baselines
+
+        return with_baselines(result, self.baselines)
 
 
 def resolve_suite(given: str | Path | None, default: str = "suites/smoke.yaml") -> Path:
@@ -84,7 +96,20 @@ def prepare_run(
         extra_faults=tuple(faults),
         dry_run=dry_run,
     )
-    return PreparedRun(suite, options)
+    return _recorded(suite, options)
+
+
+def _recorded(suite: Suite, options: RunOptions) -> PreparedRun:
+    """The run's row in the history store, and its baselines; InvalidRun when the store
+    cannot be used (before anything starts)."""
+    from harness.history.lifecycle import begin_recording
+    from harness.history.store import HistoryError
+
+    try:
+        resolved, baselines = begin_recording(suite, options)
+    except HistoryError as exc:
+        raise InvalidRun([f"harness: {exc}; the run was not started"]) from None
+    return PreparedRun(resolved, options, baselines)
 
 
 @contextlib.contextmanager
@@ -131,7 +156,7 @@ async def run_async(suite: str | Path, **given: Unpack[RunOptionsGiven]) -> RunR
     on_event = given.get("on_event")
     with event_log(prepared.options.report_dir, prepared.options.run_id) as log:
         emit: Emit = fan_out(log, on_event) if on_event is not None else log
-        result = await run_suite(prepared.suite, prepared.options, emit)
+        result = prepared.judged(await run_suite(prepared.suite, prepared.options, emit))
         return await asyncio.to_thread(write_reports, result, prepared.options.report_dir)
 
 

@@ -1,4 +1,4 @@
-"""The command line: ``harness run | validate | recover``.
+"""The command line: ``harness run | validate | recover | history | compare``.
 
 Exit codes: 0 PASS, 1 FAIL, 2 ERROR or invalid input, 130 interrupted.
 User mistakes are reported as ``file:line: field: message``, never as a
@@ -93,7 +93,28 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "recover", parents=[common], help="revert faults left behind by a run that was killed"
     )
+    history = commands.add_parser("history", parents=[common], help="list recorded runs")
+    history.add_argument("--suite", default=None, help="only the runs of this suite (its name)")
+    history.add_argument("--limit", type=_positive_int, default=20, help="at most N runs")
+    compare = commands.add_parser(
+        "compare",
+        parents=[common],
+        help="compare two runs (default: the latest vs the last passing run of its suite)",
+    )
+    compare.add_argument("run_a", nargs="?", default=None, help="run id (or a unique prefix)")
+    compare.add_argument("run_b", nargs="?", default=None, help="run id (or a unique prefix)")
+    compare.add_argument("--format", choices=["table", "markdown"], default="table")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return validate_command(args.suite)
         if args.command == "recover":
             return recover_command()
+        if args.command in ("history", "compare"):
+            return _history_command(args)
         return run_command(args)
     except KeyboardInterrupt:
         print("harness: interrupted", file=sys.stderr)
@@ -114,6 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("harness: run with --debug for the traceback", file=sys.stderr)
         return EXIT_INVALID
+
+
+def _history_command(args: argparse.Namespace) -> int:
+    from harness.history.commands import compare_command, history_command
+
+    console = Console(highlight=False, width=_console_width())
+    if args.command == "history":
+        return history_command(args.suite, args.limit, console)
+    return compare_command(args.run_a, args.run_b, args.format, console)
 
 
 def resolve_suite_path(given: str | None) -> Path:
@@ -203,6 +235,7 @@ def _run_and_report(prepared: PreparedRun, log: EventLog) -> int:
     emit = fan_out(console, log)
     report_dir = prepared.options.report_dir
     result = asyncio.run(_run_with_signals(prepared.suite, prepared.options, emit, console))
+    result = prepared.judged(result)
     with _signals_ignored("harness: writing the reports; please wait"):
         result = write_reports(result, report_dir)
     console.final(result, str(report_dir))

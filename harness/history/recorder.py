@@ -7,13 +7,10 @@ Both are bounded by :func:`harness.history.store.within_deadline`; a failure is 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from harness.history.baseline import BaselinePlan, resolve_suite
-from harness.history.queries import RunView, recent_runs
-from harness.history.record import git_revision, record_start, record_verdict
+from harness.history.record import git_revision, record_start
 from harness.history.recovery import recover_killed_runs
 from harness.history.store import HistoryError, HistoryStore, open_store, within_deadline
 from harness.plan import Suite
@@ -28,22 +25,6 @@ class RunRecorder:
     @property
     def shown(self) -> str:
         return self.store.location.shown
-
-    def finish(self, document: Mapping[str, Any]) -> None:
-        """Record the run's verdict document. Raises HistoryError."""
-        within_deadline(
-            lambda: record_verdict(self.store, document, self.report_dir),
-            f"history store {self.shown}: recording run {self.run_id}",
-        )
-
-    def earlier_runs(self, suite: str, limit: int) -> list[RunView]:
-        """The suite's finished runs before this one, newest first. Raises HistoryError."""
-
-        def read() -> list[RunView]:
-            with self.store.session() as session:
-                return recent_runs(session, suite, limit)
-
-        return within_deadline(read, f"history store {self.shown}: reading runs of {suite}")
 
     def resolve_baselines(self, suite: Suite) -> tuple[Suite, BaselinePlan]:
         """The suite with its baseline criteria resolved. Raises HistoryError."""

@@ -1,7 +1,8 @@
 """Reporters: consumers of the typed event stream and of the judged result
 (:class:`harness.verdict.RunResult`); none of them knows the engine.
 
-``write_reports`` writes junit.xml and summary.md, then verdict.json last and
+``write_reports`` writes junit.xml, summary.md and report.html, records the run in the
+history store, then writes verdict.json last and
 atomically (also for an interrupted run): a reader that finds verdict.json finds every
 other report beside it. A report that cannot be written makes the verdict ERROR, naming
 the file and the OS error; so does a failed push of the results to the Pushgateway named
@@ -18,6 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.events import Emit, Event
+from harness.reporters.failure import ReportFailed
+from harness.reporters.history_record import record_history
+from harness.reporters.html import write_html
 from harness.reporters.junit import write_junit
 from harness.reporters.pushgateway import push_problem
 from harness.reporters.summary_md import write_summary
@@ -31,8 +35,9 @@ WriteReport = Callable[[RunResult, Path], Path]
 REPORTS: tuple[tuple[str, WriteReport], ...] = (
     ("junit.xml", write_junit),
     ("summary.md", write_summary),
+    ("report.html", write_html),
 )
-"""The reports written before verdict.json: (file name, writer)."""
+"""The reports written before verdict.json, in order: (file name, writer)."""
 
 
 def write_reports(result: RunResult, report_dir: Path) -> RunResult:
@@ -49,11 +54,18 @@ def write_reports(result: RunResult, report_dir: Path) -> RunResult:
             write(result, report_dir)
         except OSError as exc:
             problems.append(_cannot_write(report_dir / name, exc))
+        except Exception as exc:  # a reporter's bug: the verdict says so, it is not lost
+            problems.append(f"cannot write {report_dir / name}: {type(exc).__name__}: {exc}")
     pushed = push_problem(result, report_dir)  # HARNESS_PUSHGATEWAY_URL, if set
     if pushed:
         problems.append(pushed)
     if problems:
         result = with_report_errors(result, problems)
+    try:  # the history record: the verdict as verdict.json will say it
+        record_history(result, report_dir)
+    except ReportFailed as exc:
+        problems.append(str(exc))
+        result = with_report_errors(as_run, problems)
     try:
         write_verdict_json(result, report_dir)
     except OSError as exc:
