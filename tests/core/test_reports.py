@@ -79,8 +79,9 @@ def test_verdict_json_is_written_last(tmp_path: Path) -> None:
     reported = write_reports(passing(tmp_path), tmp_path)
     assert reported.exit_code == 0
     written = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-    assert set(written) == {"verdict.json", "junit.xml", "summary.md"}
-    assert written["verdict.json"] >= max(written["junit.xml"], written["summary.md"])
+    assert set(written) == {"verdict.json", "junit.xml", "summary.md", "report.html"}
+    assert written["verdict.json"] >= max(
+        written["junit.xml"], written["summary.md"], written["report.html"])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
 
 

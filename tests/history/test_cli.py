@@ -105,7 +105,7 @@ def test_a_store_lost_during_the_run_makes_it_error(tmp_path: Path, health_url: 
     assert proc.returncode == 2, out + err
     verdict = json.loads((report / "verdict.json").read_text())
     assert verdict["status"] == "error" and "history store sqlite:///" in verdict["reason"]
-    assert "recording run" in out  # the verdict line says why
+    assert "recording run" in verdict["reason"]
 
 
 def _read(path: Path) -> str:
