@@ -86,7 +86,10 @@ def phase_figures(intervals: Sequence[Interval], marks: Sequence[PhaseMark]) -> 
         span_s = float(len(chosen))
         figures += described_figures(describe(tally.select({}), span_s), ALL_ENDPOINTS, phase)
         for key, endpoint in tally.endpoints.items():
-            selection = Selection(endpoint.count, endpoint.failures, endpoint.hist)
+            selection = Selection(
+                endpoint.count, endpoint.failures, endpoint.hist, endpoint.reasons,
+                endpoint.unfinished,
+            )
             figures += described_figures(describe(selection, span_s), key, phase)
     return figures
 

@@ -160,9 +160,12 @@ def _load_view(
 def failure_reasons(metrics: Mapping[str, Any]) -> tuple[tuple[str, int], ...]:
     """Failure reasons with their counts, if the load step reported any (most first).
 
-    Accepts ``failure_reasons`` as {reason: count}, or as a list of {reason, count}
-    rows (per endpoint/phase rows are summed by reason)."""
-    raw = metrics.get("failure_reasons") or metrics.get("failures_by_reason")
+    Reads the whole run's ``overall.reasons`` ([{reason, count}], as the load stage
+    writes them), or ``failure_reasons`` as {reason: count} (a plug-in's)."""
+    overall = metrics.get("overall")
+    raw = metrics.get("failure_reasons") or (
+        overall.get("reasons") if isinstance(overall, Mapping) else None
+    )
     totals: dict[str, int] = {}
     if isinstance(raw, Mapping):
         for reason, count in raw.items():

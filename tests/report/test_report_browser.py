@@ -16,7 +16,8 @@ def _canned(report: Path) -> dict[str, object]:
     document = write_run(report, "run-3", status="fail", latency_ms=12.0, fault_latency_ms=180.0)
     steps = document["steps"]
     assert isinstance(steps, list)
-    steps[0]["metrics"]["failure_reasons"] = {"ConnectionResetError": 2, "HTTP 503": 1}
+    steps[0]["metrics"]["overall"]["reasons"] = [
+        {"reason": "ConnectionResetError", "count": 2}, {"reason": "HTTP 503", "count": 1}]
     steps[0]["criteria"].append({
         "name": "p95 < baseline * 1.10", "status": "fail", "observed": 12.0, "threshold": 11.0,
         "unit": "ms", "phase": None, "reason": "baseline 10 ms from run run-2",
