@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.atomic_file import write_atomically
 from harness.history.queries import RunView
 from harness.report.page import render_report
 from harness.report.trends import TrendRun, from_document, from_history
 from harness.report.views import step_views
+from wholefile import write_atomically
 
 __all__ = ["TREND_RUNS", "trend_from_history", "write_html_report"]
 
