@@ -64,6 +64,7 @@ class Trial:
     seen_processes: int = 0
     processes_left: list[int] = field(default_factory=list)
     stopped_left: list[int] = field(default_factory=list)
+    left_what: list[str] = field(default_factory=list)
     ledger_left: int = 0
     leases_left: int = 0
     testbed_state_left: int = 0
@@ -89,7 +90,7 @@ def harness_env(state: Path) -> dict[str, str]:
 
 def run_dirs(report: Path, state: Path) -> Path | None:
     with contextlib.suppress(OSError, ValueError, KeyError):
-        run_id = json.loads((report / "in-progress.json").read_text())["run_id"]
+        run_id = str(json.loads((report / "in-progress.json").read_text())["run_id"])
         return state / "runs" / run_id / "testbed"
     return None
 
@@ -113,16 +114,20 @@ def census(report: Path, state: Path, harness_pid: int, tokens: set[str]) -> set
     return pids
 
 
-def alive(pids: set[int]) -> tuple[list[int], list[int]]:
-    running, stopped = [], []
+def alive(pids: set[int]) -> tuple[list[int], list[int], list[str]]:
+    """Running and stopped pids, and what each is (its command line, for the report)."""
+    running: list[int] = []
+    stopped: list[int] = []
+    what: list[str] = []
     for pid in sorted(pids):
         with contextlib.suppress(psutil.Error):
-            status = psutil.Process(pid).status()
-            if status == psutil.STATUS_STOPPED:
-                stopped.append(pid)
-            elif status != psutil.STATUS_ZOMBIE:
-                running.append(pid)
-    return running, stopped
+            proc = psutil.Process(pid)
+            status = proc.status()
+            if status == psutil.STATUS_ZOMBIE:
+                continue
+            (stopped if status == psutil.STATUS_STOPPED else running).append(pid)
+            what.append(f"{pid} {status}: {' '.join(proc.cmdline())[:160]}")
+    return running, stopped, what
 
 
 def drive(trial: Trial, suite: Path, report: Path, state: Path) -> tuple[set[int], set[str]]:
@@ -159,7 +164,7 @@ def judge(trial: Trial, report: Path, state: Path, seen: set[int], tokens: set[s
                                if not line.startswith("harness:")])
     time.sleep(1.0)  # a SIGKILL is delivered asynchronously
     trial.seen_processes = len(seen)
-    trial.processes_left, trial.stopped_left = alive(seen)
+    trial.processes_left, trial.stopped_left, trial.left_what = alive(seen)
     trial.ledger_left = len(list((state / "ledger").glob("*.json")))
     trial.leases_left = len(list((state / "testbeds").glob("*.json")))
     trial.testbed_state_left = len(list((state / "runs").glob("*/testbed")))
@@ -202,17 +207,20 @@ def run_trial(trial: Trial, suite: Path, root: Path) -> Trial:
     return trial
 
 
-def plan(trials: int, seed: int, max_moment_s: float, root: Path) -> list[tuple[Trial, Path]]:
+def plan(
+    trials: int, seed: int, moments_s: tuple[float, float], root: Path, only: str | None
+) -> list[tuple[Trial, Path]]:
     rng = random.Random(seed)
     freeze = root / "freeze.yaml"
     freeze.write_text(FREEZE_SUITE)
     smoke = PROJECT_ROOT / "suites" / "smoke.yaml"
-    signals = [SIGNALS[i % len(SIGNALS)] for i in range(trials)]
+    chosen = [s for s in SIGNALS if only in (None, s.name)]
+    signals = [chosen[i % len(chosen)] for i in range(trials)]
     rng.shuffle(signals)
     planned = []
     for index, sig in enumerate(signals):
         suite = smoke if index % 2 == 0 else freeze
-        moment = round(rng.uniform(0.5, max_moment_s), 1)
+        moment = round(rng.uniform(*moments_s), 1)
         planned.append((Trial(index, suite.stem, sig.name, moment), suite))
     return planned
 
@@ -246,16 +254,22 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=21)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-moment", type=float, default=60.0, help="latest signal, s")
+    parser.add_argument("--min-moment", type=float, default=0.5, help="earliest signal, s")
+    parser.add_argument("--only", choices=[s.name for s in SIGNALS], default=None)
     args = parser.parse_args()
     results: list[Trial] = []
     with tempfile.TemporaryDirectory(prefix="signal-trials-") as tmp:
-        for trial, suite in plan(args.trials, args.seed, args.max_moment, Path(tmp)):
+        planned = plan(args.trials, args.seed, (args.min_moment, args.max_moment), Path(tmp),
+                       args.only)
+        for trial, suite in planned:
             done = run_trial(trial, suite, Path(tmp))
             results.append(done)
             print(f"trial {done.index:2d} {done.suite:17s} {done.signal:7s} at {done.moment_s:5.1f}"
                   f" s: exit {done.exit_code}, verdict {done.verdict:6s}, seen "
                   f"{done.seen_processes:3d} processes, recover {done.recover_lines} line(s),"
                   f" leaks {done.leaks} (load {done.load_avg_1m:.1f})", flush=True)
+            for line in done.left_what:
+                print(f"    left: {line}", flush=True)
     totals = report_totals(results)
     print(json.dumps(totals, indent=2))
     out = PROJECT_ROOT / "bench" / "results" / "signal_trials.json"
