@@ -65,6 +65,7 @@ class Trial:
     processes_left: list[int] = field(default_factory=list)
     stopped_left: list[int] = field(default_factory=list)
     left_what: list[str] = field(default_factory=list)
+    ended_before_signal: bool = False
     ledger_left: int = 0
     leases_left: int = 0
     testbed_state_left: int = 0
@@ -144,6 +145,7 @@ def drive(trial: Trial, suite: Path, report: Path, state: Path) -> tuple[set[int
         seen |= census(report, state, proc.pid, tokens)
         time.sleep(0.2)
     seen |= census(report, state, proc.pid, tokens)
+    trial.ended_before_signal = proc.poll() is not None  # not a trial: say so
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(getattr(signal, trial.signal))
     try:
@@ -240,6 +242,7 @@ def report_totals(results: list[Trial]) -> dict[str, object]:
         "token_in_report": sum(t.token_in_report for t in results),
         "report_locked": sum(t.report_locked for t in results),
         "leaks": sum(t.leaks for t in results),
+        "ended_before_signal": sum(t.ended_before_signal for t in results),
         "exit_codes": sorted({str(t.exit_code) for t in results}),
         "ended_after_signal_median_s": statistics.median(
             t.ended_s - t.moment_s for t in results),
@@ -267,7 +270,8 @@ def main() -> int:
             print(f"trial {done.index:2d} {done.suite:17s} {done.signal:7s} at {done.moment_s:5.1f}"
                   f" s: exit {done.exit_code}, verdict {done.verdict:6s}, seen "
                   f"{done.seen_processes:3d} processes, recover {done.recover_lines} line(s),"
-                  f" leaks {done.leaks} (load {done.load_avg_1m:.1f})", flush=True)
+                  f" leaks {done.leaks} (load {done.load_avg_1m:.1f})"
+                  + (" ENDED BEFORE THE SIGNAL" if done.ended_before_signal else ""), flush=True)
             for line in done.left_what:
                 print(f"    left: {line}", flush=True)
     totals = report_totals(results)
