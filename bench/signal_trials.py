@@ -78,7 +78,8 @@ class Trial:
     @property
     def leaks(self) -> int:
         return (len(self.processes_left) + len(self.stopped_left) + self.ledger_left
-                + self.leases_left + self.testbed_state_left + int(self.verdict == "pass")
+                + self.leases_left + self.testbed_state_left
+                + int(self.verdict == "pass" and not self.ended_before_signal)
                 + int(self.token_in_report) + int(self.report_locked))
 
 
