@@ -164,11 +164,14 @@ def test_claim_is_exclusive_in_one_process_too(tmp_path: Path) -> None:
 
 
 def test_a_full_disk_names_every_report_it_could_not_write(
-    tmp_path: Path, health_url: str
+    tmp_path: Path, health_url: str, postgres_database_url: str
 ) -> None:
     """Finding 3 (with the seam's verdict-last writer): a file-size limit of 300 bytes
     (RLIMIT_FSIZE, SIGXFSZ ignored) stands in for a full disk: each report is an ERROR
-    naming the file and the OS error; no step is blamed, no internal error, no PASS."""
+    naming the file and the OS error; no step is blamed, no internal error, no PASS.
+    The run history lives in PostgreSQL here (the server writes it, not this process):
+    an SQLite store under the same limit stops the run before it starts, as it should."""
+    history_url = postgres_database_url.replace("postgresql://", "postgresql+psycopg://", 1)
 
     def tiny_disk() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -178,7 +181,8 @@ def test_a_full_disk_names_every_report_it_could_not_write(
     proc = subprocess.run(
         [sys.executable, "-m", "harness", "run", str(suite(tmp_path, PASS)),
          "--report-dir", str(report)],
-        cwd=PROJECT_ROOT, env={**harness_env(health_url), "COLUMNS": "1000"},
+        cwd=PROJECT_ROOT,
+        env={**harness_env(health_url), "COLUMNS": "1000", "HARNESS_HISTORY_URL": history_url},
         preexec_fn=tiny_disk,
         capture_output=True, text=True, timeout=120,
     )
