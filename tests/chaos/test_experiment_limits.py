@@ -24,7 +24,7 @@ ALIAS_BOMB = "title: bomb\nmethod: []\n" + "\n".join(
 ) + "\n"
 
 MEASURE = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
     from pathlib import Path
     from harness.chaos.experiment import ExperimentError, load_experiment
     started = time.perf_counter()
@@ -34,7 +34,10 @@ MEASURE = textwrap.dedent("""
     except ExperimentError as exc:
         outcome = str(exc)
     elapsed_s = time.perf_counter() - started
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM: the peak RSS of this process image. (getrusage's ru_maxrss survives exec and
+    # so reports the forking pytest's size, not what loading the experiment cost.)
+    status = Path("/proc/self/status").read_text()
+    rss_mb = int(next(l for l in status.splitlines() if l.startswith("VmHWM:")).split()[1]) / 1024
     print(json.dumps({"outcome": outcome, "elapsed_s": elapsed_s, "rss_mb": rss_mb}))
 """)
 
