@@ -61,7 +61,16 @@ def processes_of(report: Path, harness_pid: int, state: Path) -> set[int]:
         for proc in psutil.process_iter(["cwd"]):
             if (proc.info.get("cwd") or "").startswith(marker):
                 pids.add(proc.pid)
-    return pids
+    # The report keeps the (redacted) manifest after tear-down: its pids are history, and
+    # only those still running count.
+    return {pid for pid in pids if _running(pid)}
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def live_tokens(report: Path, state: Path) -> set[str]:
