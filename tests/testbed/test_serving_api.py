@@ -66,14 +66,20 @@ def _sample(text: str, name: str, **labels: str) -> float:
 
 
 async def test_metrics_aggregate_all_replicas(shared_serving: ServingDeployment) -> None:
-    async with asyncio.timeout(30), httpx.AsyncClient(base_url=shared_serving.url) as client:
+    # A new connection per request: the replicas share one listening socket, and one worker
+    # can accept a whole burst of connections, which keep-alive would then pin to it.
+    fresh = httpx.Limits(max_keepalive_connections=0)
+    async with (
+        asyncio.timeout(30),
+        httpx.AsyncClient(base_url=shared_serving.url, limits=fresh) as client,
+    ):
         before = (await client.get("/metrics")).text
         pods: set[str] = set()
         sends = 0
         # Until both replicas answered (each keeps its own counter file), at most 400 requests.
         while len(pods) < 2 and sends < 400:
             batch = await asyncio.gather(
-                *(client.post("/predict", json={"features": FEATURES}) for _ in range(20))
+                *(client.post("/predict", json={"features": FEATURES}) for _ in range(4))
             )
             sends += len(batch)
             pods.update(r.headers["x-pod"] for r in batch if r.status_code == 200)
