@@ -61,6 +61,9 @@ METRICS: dict[str, UnitKind] = {
     "pipeline_p99": "duration",
     "cpu_utilisation": "rate",  # target resource utilisation
     "recovery_time": "duration",
+    "wrong_answer_rate": "rate",  # checked answers that were wrong (harness.load.ml)
+    "crossover_count": "number",  # answers that belonged to another request's input
+    "version_skew": "rate",  # answers not on the expected model version
 }
 """Metric names beside the percentiles ``p50``, ``p95``, ``p99.9``, ... (all latencies)."""
 

@@ -11,6 +11,7 @@ import random
 
 from locust import FastHttpUser, between, task
 
+from harness.load import ml
 from harness.load.scenario_env import service_url, think_time_s
 
 FEATURES = 8
@@ -61,6 +62,7 @@ def check_prediction(response) -> None:  # type: ignore[no-untyped-def]
     except Exception:
         ok = False
     if ok:
+        ml.report(response, ml.version_of(body))  # the step's model_version, if it names one
         response.success()
     else:
         response.failure("200 with a body that is not a prediction")

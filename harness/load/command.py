@@ -10,6 +10,7 @@ import socket
 from collections.abc import Mapping
 from pathlib import Path
 
+from harness.load.answers import VERSION_ENV, spec_text
 from harness.load.scenario_env import HEADERS_ENV, url_env
 from harness.load.spec import LoadStep
 from harness.process import venv_bin
@@ -101,6 +102,9 @@ def build_env(
             env["HARNESS_ARRIVAL_RAMP_TO"] = f"{spec.arrival_rate.ramp_to:g}"
         env["HARNESS_ARRIVAL_POISSON"] = "1" if spec.arrival_rate.poisson else "0"
         env["HARNESS_ARRIVAL_MAX_IN_FLIGHT"] = str(spec.arrival_rate.max_in_flight)
+    if spec.model_version is not None:
+        source = spec.model_version
+        env[VERSION_ENV] = spec_text(source.header, source.field)
     env.update(spec.env)
     return env
 

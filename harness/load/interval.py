@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.load import histogram
+from harness.load.answers import AnswerCounts
 
 PIPELINE_TYPE = "PIPELINE"
 """Request type of the custom entries a pipeline scenario fires per pipeline run
@@ -33,6 +34,7 @@ class EndpointInterval:
     hist: str  # encoded HDR histogram, µs (finished requests only)
     reasons: Mapping[str, int] = field(default_factory=dict)  # failure reason -> count
     unfinished: int = 0  # cut off at the end of the run: in count and failures
+    answers: AnswerCounts | None = None  # versions, checked answers (never mutated)
 
     @property
     def key(self) -> str:
@@ -74,8 +76,14 @@ def merge_endpoints(a: EndpointInterval, b: EndpointInterval) -> EndpointInterva
     reasons = dict(a.reasons)
     for reason, count in b.reasons.items():
         reasons[reason] = reasons.get(reason, 0) + count
+    answers = a.answers
+    if b.answers is not None:
+        answers = b.answers.copy() if a.answers is None else a.answers.copy()
+        if a.answers is not None:
+            answers.merge(b.answers)
     return replace(
         a,
+        answers=answers,
         count=a.count + b.count,
         failures=a.failures + b.failures,
         hist=histogram.encode(total),
@@ -131,6 +139,7 @@ def _interval(data: dict[str, Any]) -> Interval:
                 hist=str(wire["hist"]),
                 reasons={str(k): int(v) for k, v in dict(wire.get("reasons") or {}).items()},
                 unfinished=int(wire.get("unfinished", 0)),
+                answers=AnswerCounts.from_wire(wire["answers"]) if "answers" in wire else None,
             )
         return Interval(
             second=int(data["second"]),

@@ -36,7 +36,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from harness.criteria import Criterion
-from harness.load import histogram
+from harness.load import answers, histogram
+from harness.load.answers import ANSWER_METRICS
 from harness.load.interval import Interval, merge_intervals
 from harness.load.tally import SelectionError, Tally, reasons_text
 from harness.outcome import CriterionResult, PhaseMark
@@ -118,9 +119,11 @@ class _Track:
         return [self.by_second[s] for s in sorted(self.by_second)[-length:]]
 
 
-def one_second_value(criterion: Criterion, interval: Interval) -> float | None:
+def one_second_value(
+    criterion: Criterion, interval: Interval, expected_version: str | None = None
+) -> float | None:
     try:
-        return Tally([interval]).value(criterion.metric, criterion.labels, 1.0)
+        return Tally([interval], expected_version).value(criterion.metric, criterion.labels, 1.0)
     except SelectionError:
         return None
 
@@ -134,12 +137,13 @@ class Judge:
         duration_s: float,
         planned_rps: float | None = None,
         settle_s: float = 0.0,
+        expected_version: str | None = None,
     ) -> None:
         self.criteria = list(criteria)
         self.duration_s = duration_s
         self.settle_s = settle_s
         self.planned_rps = planned_rps or 0.0
-        self.total = Tally()
+        self.total = Tally(expected_version=expected_version)
         self.by_second: dict[int, Interval] = {}  # merged lines, by request start
         self.first_seen: int | None = None
         self.peak_rps = 0.0
@@ -153,6 +157,11 @@ class Judge:
     @property
     def first_second(self) -> int | None:
         return self.first_seen
+
+    @property
+    def expected_version(self) -> str | None:
+        """The model version version_skew counts against: pinned, or the run's first seen."""
+        return self.total.expected_version
 
     def elapsed_s(self, second: int) -> float:
         first = self.first_second
@@ -172,7 +181,9 @@ class Judge:
         self.total.add(interval)
         self.peak_rps = max(self.peak_rps, float(merged.requests))
         for track in self._tracks.values():
-            track.by_second[interval.second] = one_second_value(track.criterion, merged)
+            track.by_second[interval.second] = one_second_value(
+                track.criterion, merged, self.expected_version
+            )
         new = []
         elapsed = self.elapsed_s(interval.second)
         for index, criterion in enumerate(self.criteria):
@@ -279,9 +290,11 @@ class Judge:
             return judge_cpu(criterion, [s.fraction for s in cpu])
         if criterion.sustain_s:
             chosen = self.intervals
-            values = [one_second_value(criterion, i) for i in chosen]
+            expected = self.expected_version
+            values = [one_second_value(criterion, i, expected) for i in chosen]
             return judge_sustained(
-                criterion, values, self.first_second, [i.second for i in chosen], Tally(chosen)
+                criterion, values, self.first_second, [i.second for i in chosen],
+                Tally(chosen, expected),
             )
         return judge_whole(criterion, self.total, span_s, self.decided.get(index))
 
@@ -294,7 +307,7 @@ def judge_whole(
     except SelectionError as exc:
         return _result(criterion, Status.ERROR, None, str(exc))
     if observed is None:
-        return _result(criterion, Status.ERROR, None, f"nothing measured for {criterion.metric}")
+        return _result(criterion, Status.ERROR, None, _nothing_measured(criterion.metric))
     top = _top_reasons(criterion, tally)
     if criterion.holds(observed):
         return _result(criterion, Status.PASS, observed, reasons=top)
@@ -330,7 +343,7 @@ def judge_sustained(
     length = max(1, math.ceil(criterion.sustain_s or 1))
     measured = [v for v in values if v is not None]
     if not measured:
-        return _result(criterion, Status.ERROR, None, f"nothing measured for {criterion.metric}")
+        return _result(criterion, Status.ERROR, None, _nothing_measured(criterion.metric))
     flags = [breaches(criterion, v) for v in values]
     end = streak_end(flags, length)
     if end is None:
@@ -373,8 +386,10 @@ def judge_phases(
     intervals: Sequence[Interval],
     marks: Sequence[PhaseMark],
     cpu: Sequence[CpuSample] = (),
+    expected_version: str | None = None,
 ) -> list[CriterionResult]:
-    """Criteria that name a phase, and recovery_time, against the complete timeline."""
+    """Criteria that name a phase, and recovery_time, against the complete timeline
+    (``expected_version``: the run's, for version_skew)."""
     results = []
     for criterion in criteria:
         if criterion.metric == "recovery_time":
@@ -400,28 +415,32 @@ def judge_phases(
             results.append(judge_cpu(criterion, fractions))
             continue
         if criterion.sustain_s:
-            values = [one_second_value(criterion, i) for i in chosen]
+            values = [one_second_value(criterion, i, expected_version) for i in chosen]
             results.append(
                 judge_sustained(
                     criterion, values, intervals[0].second, [i.second for i in chosen],
-                    Tally(chosen),
+                    Tally(chosen, expected_version),
                 )
             )
             continue
-        results.append(judge_whole(criterion, Tally(chosen), float(len(chosen))))
+        results.append(
+            judge_whole(criterion, Tally(chosen, expected_version), float(len(chosen)))
+        )
     return results
 
 
 def phase_figures(
-    intervals: Sequence[Interval], marks: Sequence[PhaseMark]
+    intervals: Sequence[Interval], marks: Sequence[PhaseMark],
+    expected_version: str | None = None,
 ) -> dict[str, object]:
-    """Overall figures (requests, error rate, rps, p50/p95/p99, top failure reasons, ...)
-    per phase measured, by request start."""
+    """Overall figures (requests, error rate, rps, p50/p95/p99, top failure reasons,
+    model versions seen, ...) per phase measured, by request start."""
     figures: dict[str, object] = {}
     for phase in ("baseline", "fault", "recovery"):
         chosen = [i for i in intervals if phase_of(i.second, marks) == phase]
         if chosen:
-            figures[phase] = Tally(chosen).summary(float(len(chosen)))["overall"]
+            tally = Tally(chosen, expected_version)
+            figures[phase] = tally.summary(float(len(chosen)))["overall"]
     return figures
 
 
@@ -490,6 +509,12 @@ def recovery_time_s(
         return None
     start = after[end - RECOVERY_SUSTAIN_S + 1].second
     return max(0.0, start - fault_end)
+
+
+def _nothing_measured(metric: str) -> str:
+    if metric in ANSWER_METRICS:
+        return answers.nothing_measured(metric)
+    return f"nothing measured for {metric}"
 
 
 def _limits_text(limits: Sequence[Criterion]) -> str:

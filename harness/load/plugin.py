@@ -50,6 +50,7 @@ _HERE = Path(__file__).resolve()
 if len(_HERE.parents) > 2 and (_HERE.parents[2] / "harness" / "load").is_dir():
     sys.path.append(str(_HERE.parents[2]))
 from harness.load import arrival  # noqa: E402
+from harness.load.answers import ANSWER_KEY, VersionSource  # noqa: E402
 from harness.load.recorder import Merger, Recorder, failure_reason  # noqa: E402
 
 PATH_ENV = "HARNESS_INTERVAL_PATH"
@@ -64,6 +65,7 @@ class _State:
     quitting = False  # SIGTERM or the end: no more waiting for workers
     finals: set[str] = set()  # one set per process
     active = False
+    versions: VersionSource | None = None  # the step's model_version (HARNESS_MODEL_VERSION)
 
 
 _recorder = Recorder()
@@ -76,6 +78,7 @@ def _on_request(
     exception: object = None,
     start_time: float | None = None,
     response: object = None,
+    context: dict[str, Any] | None = None,
     **_: Any,
 ) -> None:
     due = arrival.intended_start()
@@ -89,7 +92,10 @@ def _on_request(
     reason = None
     if exception is not None:
         reason = failure_reason(exception, getattr(response, "status_code", None))
-    _recorder.record(request_type, name, start_s, latency_ms, reason)
+    answer = context.get(ANSWER_KEY) if context else None
+    if answer is None and _State.versions is not None:
+        answer = _State.versions.answer(response)
+    _recorder.record(request_type, name, start_s, latency_ms, reason, answer)
 
 
 def _counting_unfinished(original: Any) -> Any:
@@ -217,6 +223,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         return  # plain single-process locust: nothing to do
     _State.active = True
     if not isinstance(runner, MasterRunner):
+        _State.versions = VersionSource.from_env(os.environ)
         events.request.add_listener(_on_request)  # type: ignore[no-untyped-call]
         _install_session_wrappers()
         _recorder.start()

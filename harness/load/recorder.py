@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.load import histogram
+from harness.load import answers, histogram
+from harness.load.answers import Answer, AnswerCounts
 
 UNFINISHED = "unfinished"
 REASON_MAX_CHARS = 160
@@ -85,6 +86,7 @@ class EndpointRecord:
     unfinished: int = 0
     latencies_ms: list[float] = field(default_factory=list)  # recorded in HDR at shipping
     reasons: dict[str, int] = field(default_factory=dict)
+    answers: AnswerCounts | None = None  # model versions, checked answers (harness.load.ml)
 
     def fail(self, reason: str) -> None:
         self.failures += 1
@@ -107,6 +109,8 @@ class EndpointRecord:
             wire["reasons"] = self.reasons
         if self.unfinished:
             wire["unfinished"] = self.unfinished
+        if self.answers:
+            wire["answers"] = self.answers.to_wire()
         return wire
 
 
@@ -137,7 +141,7 @@ class Recorder:
 
     def record(
         self, request_type: str, name: str, start_s: float, latency_ms: float,
-        reason: str | None,
+        reason: str | None, answer: Answer | None = None,
     ) -> None:
         """Per request, so kept cheap (about 1 µs): the HDR work happens at shipping."""
         bucket = self.seconds.get(int(start_s))
@@ -148,6 +152,10 @@ class Recorder:
         endpoint.latencies_ms.append(latency_ms)
         if reason is not None:
             endpoint.fail(reason)
+        if answer is not None:
+            if endpoint.answers is None:
+                endpoint.answers = AnswerCounts()
+            endpoint.answers.add(answer)
 
     def record_unfinished(self, request_type: str, name: str, start_s: float) -> None:
         endpoint = self._endpoint(request_type, name, start_s)
@@ -208,6 +216,7 @@ def merge_wire(merged: dict[str, Any], data: dict[str, Any]) -> None:
         reasons = have.setdefault("reasons", {})
         for reason, count in wire.get("reasons", {}).items():
             reasons[reason] = reasons.get(reason, 0) + count
+        answers.merge_wire(have, wire)
 
 
 class Merger:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from harness.criteria import Criterion
 from harness.events import CriterionBreached, IntervalMeasured, StepProgressed
 from harness.load import histogram
+from harness.load.answers import answer_point, version_json
 from harness.load.command import (
     RAN_CODES,
     build_argv,
@@ -104,7 +105,10 @@ async def run_load(ctx: StepContext) -> StepOutcome:
     if isinstance(prepared, StepOutcome):
         return prepared
     spec = prepared.spec
-    judge = Judge(prepared.criteria, spec.duration, _planned_rps(spec), settle_s=_settle_s(spec))
+    judge = Judge(
+        prepared.criteria, spec.duration, _planned_rps(spec), settle_s=_settle_s(spec),
+        expected_version=spec.model_version.expected if spec.model_version else None,
+    )
     stream = IntervalStream(prepared.files.interval)
     sampler = _sampler(ctx, prepared.criteria)
     run = _Run(started_at=time.time())
@@ -311,14 +315,18 @@ def _with_phases(
     promql_rows: Sequence[CriterionResult] = (),
 ) -> StepOutcome:
     """The outcome with the phase criteria and recovery_time judged against ``marks``."""
-    intervals = judge.intervals
-    every = [*outcome.criteria, *judge_phases(criteria, intervals, marks, cpu), *promql_rows]
+    intervals, expected = judge.intervals, judge.expected_version
+    phased = judge_phases(criteria, intervals, marks, cpu, expected)
+    every = [*outcome.criteria, *phased, *promql_rows]
     series = [{**p, "phase": phase_of(p["second"], marks)} for p in outcome.metrics["series"]]
     return outcome.with_(
         criteria=tuple(every),
         status=judged(every),
         summary=_summary(every, judge.total, span_s, run.aborted_by),
-        metrics={**outcome.metrics, "series": series, "phases": phase_figures(intervals, marks)},
+        metrics={
+            **outcome.metrics, "series": series,
+            "phases": phase_figures(intervals, marks, expected),
+        },
     )
 
 
@@ -355,6 +363,7 @@ def _metrics(
         "cpu_utilisation_mean": sum(s.fraction for s in cpu) / len(cpu) if cpu else None,
         "aborted": _breach_json(run.aborted_by),
         "locust_ended_at": run.ended_at,
+        "model_version": version_json(prepared.spec.model_version, judge.expected_version),
     }
 
 
@@ -404,9 +413,10 @@ def _consume(
 
 
 def _point(judge: Judge, interval: Interval, marks: Sequence[PhaseMark]) -> dict[str, Any]:
-    hist = Tally([interval]).select({}).hist
+    chosen = Tally([interval]).select({})
+    hist = chosen.hist
     values = histogram.percentiles_ms(hist, (50.0, 95.0, 99.0))
-    return {
+    point = {
         "second": interval.second,
         "elapsed_s": judge.elapsed_s(interval.second),
         "requests": interval.requests,
@@ -419,6 +429,9 @@ def _point(judge: Judge, interval: Interval, marks: Sequence[PhaseMark]) -> dict
         "unfinished": sum(e.unfinished for e in interval.endpoints.values()),
         "phase": phase_of(interval.second, marks),
     }
+    if chosen.answers:
+        point.update(answer_point(chosen.answers))
+    return point
 
 
 async def _unreachable(url: str) -> str:

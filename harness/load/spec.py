@@ -13,6 +13,10 @@ class derived from ``harness.load.arrival.ArrivalRateUser`` and give
 
       arrival_rate: {rate: 200, ramp_to: 400, poisson: false, max_in_flight: 500}
 
+Model version of every answer (``version_skew``): ``model_version: {field: model_version}``
+(a JSON body field, dotted for nesting) or ``{header: X-Model-Version}``, optionally
+``expected: "1.0.0"`` (else the first version seen is the expected one).
+
 Distributed beyond this machine: ``workers: {expect: 4, bind_host: 0.0.0.0,
 bind_port: 5557}`` makes this process the master and waits for remote workers
 started with ``locust -f - --worker --master-host HOST`` (they download the
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.step_model import CriterionOrPromql, JudgedStep
 from harness.units import DurationS
@@ -54,6 +58,30 @@ class RemoteWorkers(BaseModel):
     max_wait: DurationS = Field(default=60.0, description="how long to wait for the workers")
 
 
+class ModelVersion(BaseModel):
+    """Where each answer says which model version served it (exactly one of the two)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[^.\s]+(\.[^.\s]+)*$",
+        description="JSON body field, dotted for nesting (model.version)",
+    )
+    header: str | None = Field(
+        default=None, min_length=1, max_length=200, pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
+    )
+    expected: str | None = Field(
+        default=None, min_length=1, max_length=200,
+        description="the version every answer must carry (default: the first one seen)",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelVersion:
+        if (self.field is None) == (self.header is None):
+            raise ValueError("give exactly one of field (a JSON body field) or header")
+        return self
+
+
 class LoadStep(JudgedStep):
     kind: Literal["load"] = "load"
     criteria: tuple[CriterionOrPromql, ...] = Field(  # type: ignore[assignment]
@@ -73,6 +101,9 @@ class LoadStep(JudgedStep):
     stop_timeout: DurationS = Field(default=5.0, description="grace for running tasks at the end")
     arrival_rate: ArrivalRate | None = None
     workers: RemoteWorkers | None = None
+    model_version: ModelVersion | None = Field(
+        default=None, description="the body field or header carrying the model version"
+    )
     env: dict[str, str] = Field(
         default_factory=dict, description="extra environment for the locust processes"
     )

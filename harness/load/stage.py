@@ -75,6 +75,14 @@ class LoadStage:
                         f"{where}: {criterion.metric} takes no name selector",
                     )
                 )
+            if criterion.metric == "version_skew" and spec.model_version is None:
+                problems.append(
+                    Problem(
+                        suite_file, None, f"criteria[{index}]",
+                        f"{where}: 'version_skew' needs model_version: {{field: NAME}} or "
+                        "{header: NAME} (where each answer carries its model version)",
+                    )
+                )
             if criterion.metric == "unsent" and spec.arrival_rate is None:
                 problems.append(
                     Problem(

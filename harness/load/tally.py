@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from harness.criteria import PERCENTILE_RE
-from harness.load import histogram
+from harness.load import answers, histogram
+from harness.load.answers import ANSWER_METRICS, AnswerCounts
 from harness.load.interval import PIPELINE_TYPE, Interval
 
 STANDARD_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
@@ -40,6 +41,7 @@ class _Endpoint:
     hist: HdrHistogram = field(default_factory=histogram.new_histogram)
     reasons: dict[str, int] = field(default_factory=dict)
     unfinished: int = 0
+    answers: AnswerCounts = field(default_factory=AnswerCounts)
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Selection:
     hist: HdrHistogram
     reasons: Mapping[str, int] = field(default_factory=dict)
     unfinished: int = 0
+    answers: AnswerCounts = field(default_factory=AnswerCounts)
 
     def top_reasons(self, limit: int = TOP_REASONS) -> tuple[tuple[str, int], ...]:
         """The most frequent failure reasons, most frequent first (ties by name)."""
@@ -57,7 +60,14 @@ class Selection:
 
 
 class Tally:
-    def __init__(self, intervals: Iterable[Interval] = ()) -> None:
+    """``expected_version``: the model version pinned for ``version_skew`` (None: the
+    first seen in this tally, see :meth:`expected_version`)."""
+
+    def __init__(
+        self, intervals: Iterable[Interval] = (), expected_version: str | None = None
+    ) -> None:
+        self.pinned_version = expected_version
+        self.first_versions: tuple[int, AnswerCounts] | None = None  # (second, versions)
         self.endpoints: dict[str, _Endpoint] = {}
         self.seconds = 0
         self.scheduled = 0
@@ -99,6 +109,27 @@ class Tally:
                 endpoint.reasons[reason] = endpoint.reasons.get(reason, 0) + count
             if measured.count:
                 histogram.add_into(endpoint.hist, histogram.decode(measured.hist))
+            if measured.answers is not None:
+                endpoint.answers.merge(measured.answers)
+                self._note_versions(interval.second, measured.answers)
+
+    def _note_versions(self, second: int, counts: AnswerCounts) -> None:
+        if not counts.versions:
+            return
+        first = self.first_versions
+        if first is None or second < first[0]:
+            self.first_versions = (second, counts.copy())
+        elif second == first[0]:
+            first[1].merge(counts)
+
+    @property
+    def expected_version(self) -> str | None:
+        """The pinned version, else the most answered one of the first versioned second."""
+        if self.pinned_version is not None:
+            return self.pinned_version
+        if self.first_versions is None:
+            return None
+        return answers.leading_version(self.first_versions[1].versions)
 
     @property
     def active_span_s(self) -> float:
@@ -128,13 +159,15 @@ class Tally:
             return _selection(chosen[0])
         merged = histogram.new_histogram()
         reasons: dict[str, int] = {}
+        counts = AnswerCounts()
         for endpoint in chosen:
             histogram.add_into(merged, endpoint.hist)
             for reason, count in endpoint.reasons.items():
                 reasons[reason] = reasons.get(reason, 0) + count
+            counts.merge(endpoint.answers)
         return Selection(
             sum(e.count for e in chosen), sum(e.failures for e in chosen), merged, reasons,
-            sum(e.unfinished for e in chosen),
+            sum(e.unfinished for e in chosen), counts,
         )
 
     def value(self, metric: str, labels: Mapping[str, str], span_s: float) -> float | None:
@@ -159,6 +192,8 @@ class Tally:
         if metric == "unsent":
             return float(self.unsent)
         chosen = self.select(labels)
+        if metric in ANSWER_METRICS:
+            return answers.metric_value(metric, chosen.answers, self.expected_version)
         if metric == "requests":
             return float(chosen.count)
         if metric == "failures":
@@ -175,13 +210,14 @@ class Tally:
         keys = sorted(self.endpoints)
         for key in [*keys, ""]:
             chosen = _selection(self.endpoints[key]) if key else self.select({})
-            rows[key or "overall"] = describe(chosen, span_s)
+            rows[key or "overall"] = describe(chosen, span_s, self.expected_version)
         return rows
 
 
 def _selection(endpoint: _Endpoint) -> Selection:
     return Selection(
-        endpoint.count, endpoint.failures, endpoint.hist, endpoint.reasons, endpoint.unfinished
+        endpoint.count, endpoint.failures, endpoint.hist, endpoint.reasons, endpoint.unfinished,
+        endpoint.answers,
     )
 
 
@@ -211,9 +247,13 @@ def latency_ms(hist: HdrHistogram, metric: str) -> float | None:
     return histogram.percentiles_ms(hist, [q]).get(q)
 
 
-def describe(chosen: Selection, span_s: float) -> dict[str, object]:
+def describe(
+    chosen: Selection, span_s: float, expected_version: str | None = None
+) -> dict[str, object]:
+    """Figures of a selection; ``answers`` (model versions, wrong answers) only when any
+    answer carried a version or was checked."""
     values = histogram.percentiles_ms(chosen.hist, STANDARD_PERCENTILES)
-    return {
+    figures: dict[str, object] = {
         "requests": chosen.count,
         "failures": chosen.failures,
         "error_rate": chosen.failures / chosen.count if chosen.count else None,
@@ -229,3 +269,6 @@ def describe(chosen: Selection, span_s: float) -> dict[str, object]:
         "unfinished": chosen.unfinished,
         "reasons": reasons_json(chosen.top_reasons()),
     }
+    if chosen.answers:
+        figures["answers"] = answers.describe(chosen.answers, expected_version)
+    return figures

@@ -9,7 +9,7 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from harness.report import charts
+from harness.report import answers, charts
 from harness.report.trends import TrendRun, trend_figures
 from harness.report.views import CriterionView, StepView
 
@@ -111,6 +111,8 @@ def _step_section(page: Page, index: int, step: StepView) -> str:
             parts.append(page.chart(charts.reasons_figure(step.load.failure_reasons)))
     if step.chaos is not None and (step.chaos.activities or step.chaos.faults):
         parts.append(page.chart(charts.chaos_figure(step.chaos)))
+    if step.answers:
+        parts.append(_answers_table(step))
     parts.append(_criteria_table(step))
     parts.append("</section>")
     return "".join(parts)
@@ -131,6 +133,15 @@ def _criteria_table(step: StepView) -> str:
             f"<td>{_e(criterion.baseline)}</td><td>{_e(criterion.phase or '')}</td>"
             f"<td>{_e(criterion.reason)}{_mismatches(criterion)}</td></tr>"
         )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _answers_table(step: StepView) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in answers.HEADINGS)
+    rows = [f'<table class="answers"><caption>model answers</caption><tr>{head}</tr>']
+    for row in step.answers:
+        rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in answers.cells(row)) + "</tr>")
     rows.append("</table>")
     return "".join(rows)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.history.figures import phase_marks, read_events
+from harness.report.answers import AnswerRow, answer_rows
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class StepView:
     criteria: tuple[CriterionView, ...]
     load: LoadView | None = None
     chaos: ChaosView | None = None
+    answers: tuple[AnswerRow, ...] = ()  # model versions, wrong answers (load steps)
 
 
 def step_views(document: Mapping[str, Any], report_dir: Path) -> list[StepView]:
@@ -98,6 +100,7 @@ def step_views(document: Mapping[str, Any], report_dir: Path) -> list[StepView]:
                 summary=str(step.get("summary", "")),
                 criteria=tuple(_criterion(c) for c in step.get("criteria") or []),
                 load=load, chaos=chaos,
+                answers=answer_rows(step.get("metrics") or {}) if kind == "load" else (),
             )
         )
     return views

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from harness.outcome import CriterionResult
+from harness.outcome import CriterionResult, StepOutcome
+from harness.report import answers
 from harness.status import Status
 from harness.verdict import RunResult
 from wholefile import write_atomically
@@ -35,6 +37,7 @@ def render_summary(result: RunResult) -> str:
             f"| {_md(stage)} | {_md(step.name)} | {step.kind} | "
             f"{_ICON[step.status]} {step.status.value} | {_md(step.summary)} |"
         )
+    lines += _answer_lines(verdict.steps)
     bad = [
         (step.name, criterion)
         for _, step in verdict.steps
@@ -45,6 +48,21 @@ def render_summary(result: RunResult) -> str:
         lines += ["", "## Failed criteria", ""]
         lines += [f"- **{_md(name)}** `{_md(c.name)}`: {_md(why(c))}" for name, c in bad]
     return "\n".join(lines) + "\n"
+
+
+def _answer_lines(steps: Sequence[tuple[str, StepOutcome]]) -> list[str]:
+    """A table of the model answers of every load step that saw any."""
+    lines: list[str] = []
+    for _, step in steps:
+        rows = answers.answer_rows(step.metrics) if step.kind == "load" else ()
+        if not rows:
+            continue
+        if not lines:
+            lines += ["", "## Model answers"]
+        lines += ["", f"**{_md(step.name)}**", ""]
+        lines += ["| " + " | ".join(answers.HEADINGS) + " |", "|---" * len(answers.HEADINGS) + "|"]
+        lines += ["| " + " | ".join(_md(c) for c in answers.cells(row)) + " |" for row in rows]
+    return lines
 
 
 def why(criterion: CriterionResult) -> str:

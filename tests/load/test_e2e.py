@@ -17,12 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.engine import RunResult
 from harness.events import CriterionBreached
 from harness.load.spec import LoadStep
 from harness.load.stage import STAGE
 from harness.outcome import StepOutcome
+from harness.reporters import write_reports
 from harness.status import Status
 from harness.target import Target, Tokens
+from harness.verdict import judge_run, judge_stage
 from tests.load.conftest import step_context
 
 pytestmark = pytest.mark.e2e
@@ -78,9 +81,14 @@ CRITERIA: list[object] = [
 async def test_healthy_testbed_passes_with_exact_figures(
     tmp_path: Path, testbed: dict[str, Any]
 ) -> None:
-    outcome, events = await run(tmp_path, inference(CRITERIA), testbed)
+    spec = inference([*CRITERIA, "version_skew == 0"], model_version={"field": "model_version"})
+    outcome, events = await run(tmp_path, spec, testbed)
     assert outcome.status is Status.PASS, outcome
     overall = outcome.metrics["overall"]
+    # every prediction carried the testbed's one model version
+    predictions = outcome.metrics["endpoints"]["POST /predict"]["requests"]
+    assert overall["answers"]["versions"] == {"1.0.0": predictions}
+    assert outcome.metrics["model_version"]["expected"] == "1.0.0"
     assert overall["requests"] > 200
     # every request Locust counted is in the HDR figures (same run, same requests)
     assert overall["requests"] == outcome.metrics["locust_requests"]
@@ -91,6 +99,35 @@ async def test_healthy_testbed_passes_with_exact_figures(
     assert len(outcome.metrics["series"]) >= 9
     assert any(type(e).__name__ == "IntervalMeasured" for e in events)
     assert outcome.metrics["cpu_utilisation_mean"] is not None  # sampled from the manifest pids
+
+
+async def test_answers_off_the_pinned_version_fail_version_skew(
+    tmp_path: Path, testbed: dict[str, Any]
+) -> None:
+    spec = inference(
+        ["version_skew == 0"], duration="3s", model_version={"field": "model_version",
+                                                             "expected": "2.0.0"},
+    )
+    outcome, _ = await run(tmp_path, spec, testbed)
+    (skew,) = outcome.criteria
+    assert skew.name == "version_skew == 0" and skew.status is Status.FAIL
+    assert skew.observed == 1.0 and outcome.status is Status.FAIL
+    assert "version_skew" in outcome.summary
+    # the answers' versions show in every report
+    report = tmp_path / "report"
+    result = RunResult(
+        run_id="r", suite="s", target={"kind": "local"}, started_at=outcome.started_at,
+        finished_at=outcome.finished_at, verdict=judge_run([judge_stage("load", [outcome])]),
+    )
+    write_reports(result, report)
+    (step,) = json.loads((report / "verdict.json").read_text())["steps"]
+    answers = step["metrics"]["overall"]["answers"]
+    assert answers["expected_version"] == "2.0.0" and answers["version_skew"] == 1.0
+    assert list(answers["versions"]) == ["1.0.0"]
+    summary = (report / "summary.md").read_text()
+    assert "## Model answers" in summary and "| whole run | 1.0.0 (" in summary
+    html = (report / "report.html").read_text()
+    assert "model answers" in html and "1.0.0 (" in html
 
 
 async def test_latency_fault_fails_p95_at_the_injected_delay(
