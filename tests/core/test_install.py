@@ -1,6 +1,7 @@
 """``pip install .`` without extras gives the orchestrator alone: it validates suites,
 FastAPI (and the rest of the testbed's dependencies) is not there, and ``--target local``
-says in one line how to install the testbed. A fresh virtualenv (pip's cache is warm)."""
+says in one line how to install the testbed. A fresh virtualenv (pip's cache is warm, but
+pip still asks the index about ~100 packages: 1-4 min), so in the slow set (``-m slow``)."""
 
 from __future__ import annotations
 

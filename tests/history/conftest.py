@@ -12,12 +12,18 @@ from harness.history.store import HistoryStore, open_store
 from tests.core.conftest import health_url  # noqa: F401  (fixture re-used here)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def url_of_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store URL of the parameter: SQLite in the test's state dir, or a fresh
+    PostgreSQL database."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'state' / 'history.sqlite'}"
     url: str = request.getfixturevalue("postgres_database_url")
     return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return url_of_store(request, tmp_path)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import pytest
 
 from tests.core.conftest import PROJECT_ROOT, write_suite
 from tests.core.test_cli_signals import harness_env, wait_for
+from tests.history.conftest import url_of_store
 
 
 def suite(tmp_path: Path, p95: float, sleep: float = 0.0, name: str = "hist-test") -> Path:
@@ -35,6 +36,14 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "harness", *args], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout_s)
+
+
+@pytest.fixture(params=[
+    "sqlite", pytest.param("postgresql", marks=[pytest.mark.postgres, pytest.mark.slow])])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The CLI on SQLite in the default run; the same on PostgreSQL in the slow set (the
+    store itself is tested on both in test_store.py and test_record.py)."""
+    return url_of_store(request, tmp_path)
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@
 - A contract change on the MLflow side: a proxy in front of a real ``mlflow server``
   renames one field of one answer; the verdict is FAIL naming the interaction and path.
 
-Marked ``mlflow`` (select with ``-m mlflow``; part of the default run).
+Marked ``mlflow`` (select with ``-m mlflow``). The suite is part of the default run; the
+changed-field test, a second MLflow start for a contract failure the testbed's contract
+tests already prove end to end (tests/contract/test_verify_registry.py), is in the slow set
+(``-m slow``).
 """
 
 from __future__ import annotations
@@ -147,6 +150,7 @@ stages:
 """
 
 
+@pytest.mark.slow
 def test_a_changed_field_fails_naming_interaction_and_path(
     mlflow_server: str, tmp_path: Path
 ) -> None:

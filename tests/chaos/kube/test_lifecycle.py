@@ -49,6 +49,9 @@ async def test_chaos_mesh_that_never_injects_is_error_and_still_cleaned_up(
         "network-latency.yaml",
         tmp_path,
         ("duration: 2s, ns:", "duration: 2s, inject_timeout_s: 2, ns:"),
+        # The object never injected is never "recovered" either: the wait for that (the
+        # next action of the method) would sit out its 30 s.
+        ("within_s: 30}", "within_s: 3}"),
     )
     outcome, _ = await run(kube_run, tmp_path, experiment)
     assert outcome.status is Status.ERROR, outcome.summary
