@@ -3,6 +3,11 @@
     locust -f loadtests/inference.py -H http://127.0.0.1:8000
 Think time 1-3 s (HARNESS_THINK_TIME_S="0" for none). A 200 whose body is not a
 valid answer is a failure.
+
+Right answers: a share of the predictions (HARNESS_GOLDEN_SHARE, default 0.2) sends an
+input of the testbed model's golden set (written beside the model when it is trained,
+found through TESTBED_MANIFEST, or HARNESS_GOLDEN_SET) and checks the answer; every
+request carries an ``id`` the answer must echo (cross-over). See harness.load.ml.
 """
 
 from __future__ import annotations
@@ -21,16 +26,22 @@ def features() -> list[float]:
     return [round(random.uniform(-3.0, 3.0), 4) for _ in range(FEATURES)]
 
 
+INPUTS = ml.Inputs(
+    lambda: {"features": features()}, ml.golden_set_from_env(), golden_share=0.2, echo="id"
+)
+
+
 class InferenceUser(FastHttpUser):
     host = service_url("serving")
     wait_time = between(*think_time_s((1.0, 3.0)))
 
     @task(3)
     def predict(self) -> None:
+        draw = INPUTS.draw()
         with self.client.post(
-            "/predict", json={"features": features()}, name="/predict", catch_response=True
+            "/predict", json=draw.body, name="/predict", catch_response=True
         ) as response:
-            check_prediction(response)
+            check_prediction(response, draw)
 
     @task(1)
     def model_info(self) -> None:
@@ -48,7 +59,9 @@ class InferenceUser(FastHttpUser):
                 response.failure(f"bad /model-info answer: {response.status_code}")
 
 
-def check_prediction(response) -> None:  # type: ignore[no-untyped-def]
+def check_prediction(  # type: ignore[no-untyped-def]
+    response, draw: ml.Draw | None = None
+) -> None:
     if not response.status_code:
         return  # no answer at all: the transport error (reset, timeout) is the reason
     if response.status_code != 200:
@@ -62,7 +75,10 @@ def check_prediction(response) -> None:  # type: ignore[no-untyped-def]
     except Exception:
         ok = False
     if ok:
-        ml.report(response, ml.version_of(body))  # the step's model_version, if it names one
+        if draw is not None:  # right answer, its own request's, its model version
+            ml.check(response, draw, body)
+        else:
+            ml.report(response, ml.version_of(body))
         response.success()
     else:
         response.failure("200 with a body that is not a prediction")

@@ -62,6 +62,7 @@ from testbed.serving.deployment import (
     start_serving,
     wait_serving_ready,
 )
+from testbed.serving.golden import golden_set_path
 
 STATE_DIR_ENV = "TESTBED_STATE_DIR"
 READY_TIMEOUT_S = 60.0
@@ -252,6 +253,7 @@ async def _launch(
                     **_entry(serving.url, serving.process).model_dump(),
                     replicas=options.replicas,
                     pods_dir=str(serving.settings.pods_dir),
+                    golden_set=str(golden_set_path(serving.settings.model_source_path)),
                 ),
                 orchestrator=_entry(orchestrator_url, orchestrator),
             ),

@@ -12,6 +12,10 @@ Serving faults (applied to ``/predict`` and ``/model-info`` of every replica at 
 - ``fragile``
 - ``no-rate-limit`` (the configured rate limit is not applied: no 429 however fast)
 - ``metric-renamed`` (``/metrics`` serves ``ml_predictions_*`` as ``ml_inference_requests_*``)
+- ``wrong-answers[:rate=1]`` (``/predict`` answers 200 with the other class and 1 - p for
+  ``rate`` of the requests: a model that is up, fast and wrong)
+- ``crossed-answers`` (each replica answers a ``/predict`` with the answer it computed for
+  the request before: request A gets B's prediction and echoed ``id``)
 
 Registry faults (passed through to ``python -m testbed.registry --fault NAME``):
 ``registry-rename-field``, ``registry-retype-field``, ``registry-wrong-status``,
@@ -46,7 +50,8 @@ REGISTRY_FAULT_NAMES: tuple[str, ...] = (
     "registry-bad-id-500",
 )
 SERVING_FAULT_NAMES: tuple[str, ...] = (
-    "latency", "errors", "stall", "fragile", "no-rate-limit", "metric-renamed"
+    "latency", "errors", "stall", "fragile", "no-rate-limit", "metric-renamed",
+    "wrong-answers", "crossed-answers",
 )  # fmt: skip
 FAULT_STATE_SCHEMA = "testbed.serving-faults/1"
 
@@ -157,6 +162,28 @@ class MetricRenamedFault:
 
 
 @dataclass(frozen=True)
+class WrongAnswersFault:
+    """``rate`` of the predictions are wrong (status 200, a well-formed body)."""
+
+    rate: float = 1.0
+
+    name: Literal["wrong-answers"] = field(default="wrong-answers", init=False)
+
+    def to_spec(self) -> str:
+        return f"wrong-answers:rate={_num(self.rate)}"
+
+
+@dataclass(frozen=True)
+class CrossedAnswersFault:
+    """Each answer goes to the next request (a shared buffer between requests)."""
+
+    name: Literal["crossed-answers"] = field(default="crossed-answers", init=False)
+
+    def to_spec(self) -> str:
+        return "crossed-answers"
+
+
+@dataclass(frozen=True)
 class RegistryFault:
     """A registry fault, passed through to the registry process at ``up``."""
 
@@ -168,6 +195,7 @@ class RegistryFault:
 
 ServingFault = (
     LatencyFault | ErrorFault | StallFault | FragileFault | NoRateLimitFault | MetricRenamedFault
+    | WrongAnswersFault | CrossedAnswersFault
 )
 Fault = ServingFault | RegistryFault
 
@@ -296,6 +324,15 @@ def parse_fault_spec(spec: str) -> Fault:
     if name == "metric-renamed":
         _refuse_extra(spec, params, ())
         return MetricRenamedFault()
+    if name == "wrong-answers":
+        _refuse_extra(spec, params, ("rate",))
+        rate = _number(spec, params, "rate") if "rate" in params else 1.0
+        if rate > 1.0:
+            raise FaultSpecError(f"fault {spec!r}: rate={params['rate']} must lie in [0, 1]")
+        return WrongAnswersFault(rate=rate)
+    if name == "crossed-answers":
+        _refuse_extra(spec, params, ())
+        return CrossedAnswersFault()
     known = ", ".join((*SERVING_FAULT_NAMES, *REGISTRY_FAULT_NAMES))
     raise FaultSpecError(f"fault {spec!r}: unknown fault name {name!r} (known: {known})")
 

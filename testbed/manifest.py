@@ -39,6 +39,8 @@ class ServingEntry(ServiceEntry):
     replicas: int
     pods_dir: str = ""
     """Where the workers' pod records live (one ``<pid>.json`` each)."""
+    golden_set: str = ""
+    """The served model's golden set (inputs → expected answers, harness.golden/1)."""
 
 
 class Services(_Frozen):

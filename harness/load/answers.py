@@ -10,11 +10,13 @@ Pure Python, importable inside Locust (the plugin) and in the orchestrator (the 
   ``{field: ...}``: one JSON parse of a 2xx body) with :class:`VersionSource`.
 - Per endpoint and second, :class:`AnswerCounts` counts answers checked, wrong, crossed
   over, and answers per model version (wire key ``"answers"``, merged like the reasons).
-- Metrics: ``wrong_answer_rate`` = wrong / checked, ``crossover_count`` = crossed (both
-  need checked answers), ``version_skew`` = answers not on the expected version / answers
-  that carried one. The expected version is the one pinned in the step
-  (``model_version: {expected: "1.0.0"}``) or else the first seen: the most answered
-  version of the first second in which any answer carried one.
+- Metrics: ``wrong_answer_rate`` = wrong / checked (golden answers compared with their
+  expected outputs), ``crossover_count`` = answers that belonged to another request (a
+  request id echoed wrong, needs echoes or golden answers compared), ``version_skew`` =
+  answers not on the expected version / answers that carried one. The expected version
+  is the one pinned in the step (``model_version: {expected: "1.0.0"}``) or else the
+  first seen: the most answered version of the first second in which any answer
+  carried one.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ class Answer:
     """One answer, as the helper (or the plugin) saw it."""
 
     version: str | None = None
-    checked: bool = False  # compared with what was expected for the input sent
+    checked: bool = False  # compared with the expected output (a golden input)
     wrong: bool = False  # not the expected output (within tolerance)
+    echoed: bool = False  # its echo (request id) compared with the one sent
     crossed: bool = False  # the answer belongs to another request's input
 
 
@@ -51,12 +54,15 @@ class AnswerCounts:
     wrong: int = 0
     crossed: int = 0
     versions: dict[str, int] = field(default_factory=dict)
+    echoed: int = 0
 
     def add(self, answer: Answer) -> None:
         if answer.checked:
             self.checked += 1
             self.wrong += answer.wrong
-            self.crossed += answer.crossed
+        if answer.echoed:
+            self.echoed += 1
+        self.crossed += answer.crossed
         if answer.version is not None:
             self._count_version(answer.version, 1)
 
@@ -70,6 +76,7 @@ class AnswerCounts:
         self.checked += other.checked
         self.wrong += other.wrong
         self.crossed += other.crossed
+        self.echoed += other.echoed
         for version, count in other.versions.items():
             self._count_version(version, count)
 
@@ -77,13 +84,18 @@ class AnswerCounts:
     def versioned(self) -> int:
         return sum(self.versions.values())
 
+    @property
+    def crossover_checked(self) -> bool:
+        """Whether cross-over could have been seen (golden answers or echoes compared)."""
+        return bool(self.checked or self.echoed or self.crossed)
+
     def __bool__(self) -> bool:
-        return bool(self.checked or self.versions)
+        return bool(self.crossover_checked or self.versions)
 
     def to_wire(self) -> dict[str, Any]:
         return {
             "checked": self.checked, "wrong": self.wrong, "crossed": self.crossed,
-            "versions": dict(self.versions),
+            "echoed": self.echoed, "versions": dict(self.versions),
         }
 
     @classmethod
@@ -94,11 +106,13 @@ class AnswerCounts:
         versions = {str(k): int(v) for k, v in dict(wire.get("versions") or {}).items()}
         return cls(
             int(wire.get("checked", 0)), int(wire.get("wrong", 0)),
-            int(wire.get("crossed", 0)), versions,
+            int(wire.get("crossed", 0)), versions, int(wire.get("echoed", 0)),
         )
 
     def copy(self) -> AnswerCounts:
-        return AnswerCounts(self.checked, self.wrong, self.crossed, dict(self.versions))
+        return AnswerCounts(
+            self.checked, self.wrong, self.crossed, dict(self.versions), self.echoed
+        )
 
 
 def merge_wire(have: dict[str, Any], wire: Mapping[str, Any]) -> None:
@@ -123,7 +137,7 @@ def metric_value(metric: str, counts: AnswerCounts, expected: str | None) -> flo
     if metric == "wrong_answer_rate":
         return counts.wrong / counts.checked if counts.checked else None
     if metric == "crossover_count":
-        return float(counts.crossed) if counts.checked else None
+        return float(counts.crossed) if counts.crossover_checked else None
     versioned = counts.versioned
     if not versioned:
         return None
@@ -149,9 +163,10 @@ def describe(counts: AnswerCounts, expected: str | None) -> dict[str, Any]:
     return {
         "checked": counts.checked,
         "wrong": counts.wrong,
+        "echoed": counts.echoed,
         "crossed": counts.crossed,
         "wrong_answer_rate": metric_value("wrong_answer_rate", counts, expected),
-        "crossover_count": counts.crossed if counts.checked else None,
+        "crossover_count": counts.crossed if counts.crossover_checked else None,
         "versions": dict(sorted(counts.versions.items())),
         "expected_version": expected,
         "version_skew": metric_value("version_skew", counts, expected),
@@ -214,8 +229,11 @@ def spec_text(header: str | None, field_path: str | None) -> str:
 def answer_point(counts: AnswerCounts) -> dict[str, Any]:
     """One second's answer figures, for the series (rollout windows, version flips)."""
     point: dict[str, Any] = {"versions": dict(sorted(counts.versions.items()))}
-    if counts.checked:
-        point.update(checked=counts.checked, wrong=counts.wrong, crossed=counts.crossed)
+    if counts.crossover_checked:
+        point.update(
+            checked=counts.checked, wrong=counts.wrong, echoed=counts.echoed,
+            crossed=counts.crossed,
+        )
     return point
 
 

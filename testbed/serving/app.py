@@ -3,7 +3,8 @@
 Gunicorn loads ``testbed.serving.app:create_app()`` in each worker (no preload), so each
 replica loads the model itself.
 
-- ``POST /predict`` {features: [8 floats]} -> {prediction, probability, model_version}
+- ``POST /predict`` {features: [8 floats], id?} -> {prediction, probability, model_version,
+  id? (the request's, echoed)}
 - ``GET /health`` (process up), ``GET /ready`` (model loaded), ``GET /model-info``
 - ``GET /metrics`` (Prometheus text, all replicas)
 - ``GET|PUT|DELETE /admin/faults`` (admin bearer token)
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.routing import Route
 
 from testbed.faults import FaultSpecError, FaultState, fault_state_from_json, write_fault_state
+from testbed.serving.answer_faults import AnswerTamper
 from testbed.serving.metrics import (
     INITIAL_STATUSES,
     METRICS_CONTENT_TYPE,
@@ -56,6 +58,7 @@ class PredictRequest(BaseModel):
     features: Annotated[
         list[FiniteFloat], Field(min_length=FEATURE_COUNT, max_length=FEATURE_COUNT)
     ]
+    id: Annotated[str | None, Field(max_length=128)] = None  # echoed (KServe v2 style)
 
 
 def _state_json(state: FaultState, replica: Replica) -> dict[str, Any]:
@@ -69,6 +72,7 @@ def _state_json(state: FaultState, replica: Replica) -> dict[str, Any]:
 
 def create_app() -> FastAPI:
     replica = Replica(settings_from_env())
+    tamper = AnswerTamper()
     pod_headers = {"X-Pod": replica.pod_name, "X-Pod-Pid": str(replica.pid)}
 
     @contextlib.asynccontextmanager
@@ -186,15 +190,15 @@ def create_app() -> FastAPI:
         else:
             result = model.predict(body.features)
             await guarded.held_until_release()
-            response = answer(
-                200,
-                {
-                    "prediction": result.prediction,
-                    "probability": result.probability,
-                    "model_version": MODEL_VERSION,
-                },
-                timing,
-            )
+            prediction: dict[str, Any] = {
+                "prediction": result.prediction,
+                "probability": result.probability,
+                "model_version": MODEL_VERSION,
+            }
+            if body.id is not None:
+                prediction["id"] = body.id
+            prediction = tamper.apply(replica.faults.current(), prediction)
+            response = answer(200, prediction, timing)
         count(response.status_code, started)
         return response
 

@@ -16,6 +16,7 @@ import httpx
 
 from testbed.faults import FaultState, write_fault_state
 from testbed.processes import ServiceProcess, log_tail, start_service
+from testbed.serving.golden import golden_set_path
 from testbed.serving.model import MODEL_KIND, MODEL_NAME, MODEL_VERSION, train_model
 from testbed.serving.pods import read_pod_record
 from testbed.serving.replica import apply_fragile, fetch_model_artifact
@@ -47,7 +48,7 @@ def prepare_serving(state_dir: Path, tokens_file: Path, replicas: int) -> Servin
     """Train the model once (deterministic, reused while the file exists) and lay out files."""
     serving_dir = state_dir / "serving"
     source = model_source_path(state_dir)
-    if not source.exists():
+    if not source.exists() or not golden_set_path(source).exists():
         train_model(source)
     settings = ServingSettings(
         state_dir=state_dir,

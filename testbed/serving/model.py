@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testbed.serving.golden import golden_set_path, write_golden_set
 from wholefile import write_atomically
 
 MODEL_NAME = "churn-classifier"
@@ -43,7 +44,8 @@ class LoadedModel:
 
 
 def train_model(path: Path) -> Path:
-    """Train the classifier (deterministic) and save it atomically to ``path``."""
+    """Train the classifier (deterministic) and save it atomically to ``path``, its
+    golden set beside it (:mod:`testbed.serving.golden`)."""
     import joblib  # type: ignore[import-untyped]
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
@@ -60,6 +62,10 @@ def train_model(path: Path) -> Path:
     estimator = LogisticRegression(random_state=TRAINING_SEED).fit(features, labels)
     buffer = io.BytesIO()
     joblib.dump(estimator, buffer)
+    write_golden_set(
+        estimator, golden_set_path(path), model=MODEL_NAME, version=MODEL_VERSION,
+        features=FEATURE_COUNT, seed=TRAINING_SEED,
+    )
     write_atomically(path, buffer.getvalue())
     return path
 

@@ -81,13 +81,18 @@ CRITERIA: list[object] = [
 async def test_healthy_testbed_passes_with_exact_figures(
     tmp_path: Path, testbed: dict[str, Any]
 ) -> None:
-    spec = inference([*CRITERIA, "version_skew == 0"], model_version={"field": "model_version"})
+    spec = inference([*CRITERIA, *RIGHT_ANSWERS], model_version={"field": "model_version"})
     outcome, events = await run(tmp_path, spec, testbed)
     assert outcome.status is Status.PASS, outcome
     overall = outcome.metrics["overall"]
-    # every prediction carried the testbed's one model version
+    # every prediction carried the testbed's one model version and echoed its own id;
+    # about a fifth were golden inputs, every one answered right
     predictions = outcome.metrics["endpoints"]["POST /predict"]["requests"]
-    assert overall["answers"]["versions"] == {"1.0.0": predictions}
+    answers = overall["answers"]
+    assert answers["versions"] == {"1.0.0": predictions}
+    assert answers["echoed"] == predictions and answers["crossed"] == 0
+    assert 0.1 * predictions < answers["checked"] < 0.3 * predictions
+    assert answers["wrong"] == 0 and answers["wrong_answer_rate"] == 0.0
     assert outcome.metrics["model_version"]["expected"] == "1.0.0"
     assert overall["requests"] > 200
     # every request Locust counted is in the HDR figures (same run, same requests)
@@ -99,6 +104,39 @@ async def test_healthy_testbed_passes_with_exact_figures(
     assert len(outcome.metrics["series"]) >= 9
     assert any(type(e).__name__ == "IntervalMeasured" for e in events)
     assert outcome.metrics["cpu_utilisation_mean"] is not None  # sampled from the manifest pids
+
+
+RIGHT_ANSWERS = ["version_skew == 0", "wrong_answer_rate == 0", "crossover_count == 0"]
+
+
+@pytest.mark.parametrize(
+    ("fault_spec", "failing", "also"),
+    [
+        ("wrong-answers", "wrong_answer_rate == 0", []),
+        # a golden input that got another request's answer is also a wrong answer
+        ("crossed-answers", "crossover_count == 0", ["wrong_answer_rate == 0"]),
+    ],
+)
+async def test_answer_faults_fail_the_criterion_that_names_them(
+    tmp_path: Path, testbed: dict[str, Any], fault_spec: str, failing: str, also: list[str]
+) -> None:
+    """Status 200, fast, well-formed: only the answers themselves are wrong."""
+    spec = inference(
+        [*RIGHT_ANSWERS, "error_rate < 1%"], duration="3s",
+        model_version={"field": "model_version"},
+    )
+    with fault(testbed, fault_spec):
+        outcome, _ = await run(tmp_path, spec, testbed)
+    results = {c.name: c for c in outcome.criteria}
+    assert outcome.status is Status.FAIL
+    bad = {name for name, c in results.items() if c.status is not Status.PASS}
+    assert bad == {failing, *also}
+    observed = results[failing].observed
+    if failing.startswith("wrong"):
+        assert observed == 1.0  # every golden answer wrong
+    else:
+        assert isinstance(observed, float) and observed > 10  # nearly every answer crossed
+    assert results[failing].name in outcome.summary or also  # the summary names the first
 
 
 async def test_answers_off_the_pinned_version_fail_version_skew(

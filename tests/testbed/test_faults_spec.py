@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from testbed.faults import (
+    CrossedAnswersFault,
     ErrorFault,
     FaultSpecError,
     FaultState,
@@ -19,6 +20,7 @@ from testbed.faults import (
     NoRateLimitFault,
     RegistryFault,
     StallFault,
+    WrongAnswersFault,
     build_fault_state,
     clear_fault_state,
     parse_fault_spec,
@@ -52,6 +54,9 @@ from testbed.faults import (
         ("registry-auth-bypass", RegistryFault(name="registry-auth-bypass")),
         ("registry-bad-id-500", RegistryFault(name="registry-bad-id-500")),
         (" errors : rate = 0.1 ", ErrorFault(rate=0.1)),
+        ("wrong-answers", WrongAnswersFault(rate=1.0)),
+        ("wrong-answers:rate=0.25", WrongAnswersFault(rate=0.25)),
+        ("crossed-answers", CrossedAnswersFault()),
     ],
 )
 def test_parses_valid_specs(spec: str, expected: object) -> None:
@@ -74,6 +79,8 @@ def test_parses_valid_specs(spec: str, expected: object) -> None:
         ("errors:rate=0.1,status=5xx", "status='5xx' is not an integer"),
         ("stall:seconds=0", "seconds must be > 0"),
         ("fragile:x=1", "unknown parameter 'x'"),
+        ("wrong-answers:rate=2", "rate=2 must lie in [0, 1]"),
+        ("crossed-answers:n=1", "unknown parameter 'n'"),
         ("db-down:x=1", "unknown parameter 'x'"),
         ("errors:rate", "'rate' is not key=value"),
         ("errors:rate=0.1,,status=500", "empty parameter"),
