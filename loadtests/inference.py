@@ -8,26 +8,48 @@ Right answers: a share of the predictions (HARNESS_GOLDEN_SHARE, default 0.2) se
 input of the testbed model's golden set (written beside the model when it is trained,
 found through TESTBED_MANIFEST, or HARNESS_GOLDEN_SET) and checks the answer; every
 request carries an ``id`` the answer must echo (cross-over). See harness.load.ml.
+
+Payloads like production: the other predictions send feature rows drawn from
+``loadtests/data/churn-features.csv`` (HARNESS_PAYLOAD_FILE: another CSV or Parquet file
+with columns f0..f7). See harness.load.payloads.
 """
 
 from __future__ import annotations
 
+import os
 import random
+from pathlib import Path
 
 from locust import FastHttpUser, between, task
 
 from harness.load import ml
+from harness.load.payloads import Payloads
 from harness.load.scenario_env import service_url, think_time_s
 
 FEATURES = 8
+COLUMNS = [f"f{i}" for i in range(FEATURES)]
+DATA_FILE = Path(__file__).parent / "data" / "churn-features.csv"
+
+
+def payloads() -> Payloads:
+    """The data file; a remote worker (locust -f - --worker) gets this file without its
+    data directory: then per-feature distributions close to the training data."""
+    named = os.environ.get("HARNESS_PAYLOAD_FILE", "").strip()
+    if named or DATA_FILE.exists():
+        return Payloads.from_file(named or DATA_FILE, columns=COLUMNS)
+    return Payloads.from_distributions({c: {"normal": [0.0, 1.5], "round": 4} for c in COLUMNS})
+
+
+PAYLOADS = payloads()
 
 
 def features() -> list[float]:
+    """Uniform noise over the feature range (the open-model scenario's inputs)."""
     return [round(random.uniform(-3.0, 3.0), 4) for _ in range(FEATURES)]
 
 
 INPUTS = ml.Inputs(
-    lambda: {"features": features()}, ml.golden_set_from_env(), golden_share=0.2, echo="id"
+    lambda: {"features": PAYLOADS.row()}, ml.golden_set_from_env(), golden_share=0.2, echo="id"
 )
 
 

@@ -7,7 +7,7 @@ measured from each arrival's intended start by the harness plugin.
 
 from __future__ import annotations
 
-from inference import check_prediction, features
+from inference import PAYLOADS, check_prediction
 
 from harness.load.arrival import ArrivalRateUser
 from harness.load.scenario_env import service_url
@@ -19,6 +19,6 @@ class PredictArrivals(ArrivalRateUser):
 
     def arrival(self) -> None:
         with self.client.post(
-            "/predict", json={"features": features()}, name="/predict", catch_response=True
+            "/predict", json={"features": PAYLOADS.row()}, name="/predict", catch_response=True
         ) as response:
             check_prediction(response)
