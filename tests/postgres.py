@@ -10,12 +10,10 @@ fresh empty database. Missing server binaries FAIL the tests that need them: run
 
 from __future__ import annotations
 
-import atexit
 import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -25,6 +23,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+
+from tests.local_servers import free_port, log_tail, served_for_session
 
 _BIN_GLOB = "/usr/lib/postgresql/*/bin"
 _OS_USER = "postgres"
@@ -58,12 +58,6 @@ def find_bin_dir() -> Path:
             pytrace=False,
         )
     return candidates[-1]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _as_postgres(argv: list[str], timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -121,7 +115,7 @@ def start_cluster() -> PostgresCluster:
         log_path = root_dir / "server.log"
         last_error = ""
         for _ in range(_START_ATTEMPTS):  # a free port can be taken between probe and bind
-            cluster = PostgresCluster(bin_dir, root_dir, _free_port())
+            cluster = PostgresCluster(bin_dir, root_dir, free_port())
             options = (
                 f"-c listen_addresses=127.0.0.1 -p {cluster.port} -k {root_dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -145,33 +139,21 @@ def start_cluster() -> PostgresCluster:
             )
             if start.returncode == 0:
                 return cluster
-            last_error = start.stderr.strip() + "\n" + _tail(log_path)
+            last_error = start.stderr.strip() + "\n" + log_tail(log_path)
         raise RuntimeError(f"pg_ctl start failed {_START_ATTEMPTS} times: {last_error[-800:]}")
     except BaseException:
         _stop(cluster)
         raise
 
 
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """URL of the session's private cluster (database ``postgres``)."""
-    try:
-        cluster = start_cluster()
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-        pytest.fail(f"could not start the test PostgreSQL cluster: {exc}", pytrace=False)
-    stopper = atexit.register(_stop, cluster)  # also if the session dies before teardown
-    try:
+    with served_for_session(
+        "the test PostgreSQL cluster", start_cluster, _stop,
+        (RuntimeError, OSError, subprocess.TimeoutExpired),
+    ) as cluster:  # fmt: skip
         yield cluster.url()
-    finally:
-        _stop(cluster)
-        atexit.unregister(stopper)
 
 
 @pytest.fixture

@@ -12,12 +12,10 @@ Missing binaries FAIL the tests that need them. Mark such tests ``@pytest.mark.p
 
 from __future__ import annotations
 
-import atexit
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from tests.local_servers import free_port, log_tail, served_for_session
 
 SCRAPE_INTERVAL_S = 1.0
 SD_JOBS = ("serving", "registry")
@@ -104,12 +104,6 @@ def find_binary(name: str) -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _config(prometheus_port: int, pushgateway_port: int, sd_dir: Path) -> str:
     interval = f"{SCRAPE_INTERVAL_S:g}s"
     config: dict[str, Any] = {
@@ -146,14 +140,14 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"{url} exited ({proc.returncode}): {_tail(log_path)}")
+            raise RuntimeError(f"{url} exited ({proc.returncode}): {log_tail(log_path)}")
         try:
             if httpx.get(url + "/-/ready", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready after {_READY_TIMEOUT_S:g} s: {_tail(log_path)}")
+    raise RuntimeError(f"{url} not ready after {_READY_TIMEOUT_S:g} s: {log_tail(log_path)}")
 
 
 def _start_one(
@@ -162,7 +156,7 @@ def _start_one(
     log_path = servers.root_dir / f"{name}.log"
     last = ""
     for _ in range(_START_ATTEMPTS):  # a free port can be taken between probe and bind
-        port = _free_port()
+        port = free_port()
         if port in port_taken:
             continue
         proc = _spawn(argv_for(port), log_path)
@@ -231,23 +225,10 @@ def stop_servers(servers: PrometheusServers) -> None:
     shutil.rmtree(servers.root_dir, ignore_errors=True)
 
 
-def _tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
 @pytest.fixture(scope="session")
 def prometheus() -> Iterator[PrometheusServers]:
     """The session's Prometheus + Pushgateway (URLs, file-SD scrape targets)."""
-    try:
-        servers = start_servers()
-    except (RuntimeError, OSError) as exc:
-        pytest.fail(f"could not start the test Prometheus: {exc}", pytrace=False)
-    stopper = atexit.register(stop_servers, servers)  # also if the session dies early
-    try:
+    with served_for_session(
+        "the test Prometheus", start_servers, stop_servers, (RuntimeError, OSError)
+    ) as servers:
         yield servers
-    finally:
-        stop_servers(servers)
-        atexit.unregister(stopper)

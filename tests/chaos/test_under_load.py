@@ -1,5 +1,7 @@
 """The whole chain: ``harness run`` of a stage with a load step beside a chaos step; the
-chaos runner marks the phases, the load step judges its phase criteria against them."""
+chaos runner marks the phases, the load step judges its phase criteria against them.
+In the slow set: the default run proves the same with suites/smoke.yaml's chaos-under-load
+stage (tests/core/test_e2e.py::test_smoke_suite_passes_against_the_testbed)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import pytest
 
 from tests.chaos.conftest import PROJECT_ROOT
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SUITE = """\
 name: chaos-under-load

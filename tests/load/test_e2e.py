@@ -24,23 +24,16 @@ from harness.load.stage import STAGE
 from harness.outcome import StepOutcome
 from harness.reporters import write_reports
 from harness.status import Status
-from harness.target import Target, Tokens
+from harness.target import Target
 from harness.verdict import judge_run, judge_stage
 from tests.load.conftest import step_context
+from tests.testbed_launch import target_of
 
 pytestmark = pytest.mark.e2e
 
 
 def target(testbed: dict[str, Any]) -> Target:
-    services = testbed["services"]
-    return Target(
-        kind="local",
-        registry_url=services["registry"]["url"],
-        serving_url=services["serving"]["url"],
-        orchestrator_url=services["orchestrator"]["url"],
-        tokens=Tokens(**testbed["tokens"]),
-        manifest_path=testbed["manifest_path"],
-    )
+    return target_of(testbed, testbed["manifest_path"])
 
 
 @contextmanager

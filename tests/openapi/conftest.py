@@ -3,9 +3,6 @@ faults switched through its own admin endpoints, and the stage run as the engine
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +19,8 @@ from harness.openapi.stage import STAGE
 from harness.outcome import StepOutcome
 from harness.runner import StepContext
 from harness.stage_stream import StageStream
-from harness.target import Target, Tokens
+from harness.target import Target
+from tests.testbed_launch import launched_testbed
 
 ROOT = Path(__file__).resolve().parents[2]
 PRERELEASE = ROOT / "suites" / "prerelease.yaml"
@@ -49,27 +47,8 @@ SERVING_STEP: dict[str, Any] = STEPS["serving-api"]
 @pytest.fixture(scope="module")
 def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     state = tmp_path_factory.mktemp("testbed")
-    manifest = state / "manifest.json"
-    argv = [
-        sys.executable, "-m", "testbed", "up", "--manifest", str(manifest),
-        "--state-dir", str(state), "--replicas", "1", "--rate-limit", f"{RATE_LIMIT_RPS:g}",
-    ]  # fmt: skip
-    up = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    try:
-        assert up.returncode == 0, up.stderr[-2000:]
-        raw = json.loads(manifest.read_text())
-        services = raw["services"]
-        yield Target(
-            kind="local",
-            registry_url=services["registry"]["url"],
-            serving_url=services["serving"]["url"],
-            orchestrator_url=services["orchestrator"]["url"],
-            tokens=Tokens(**raw["tokens"]),
-            manifest_path=manifest,
-        )
-    finally:
-        down = [sys.executable, "-m", "testbed", "down", "--manifest", str(manifest)]
-        subprocess.run(down, cwd=ROOT, capture_output=True, timeout=60)
+    with launched_testbed(state, "--replicas", "1", "--rate-limit", f"{RATE_LIMIT_RPS:g}") as tb:
+        yield tb
 
 
 def set_faults(target: Target, registry: list[str], serving: list[str]) -> None:
