@@ -125,7 +125,13 @@ def test_smoke_suite_passes_against_the_testbed(tmp_path: Path) -> None:
         for artifact in step["artifacts"]:
             assert (report / artifact).exists(), artifact
     assert sum(1 for _ in junitparser.JUnitXml.fromfile(str(report / "junit.xml"))) == 5
-    assert "PASS" in (report / "summary.md").read_text()
+    summary = (report / "summary.md").read_text()
+    assert "PASS" in summary and "## Model answers" in summary
+    inference = next(s for s in verdict["steps"] if s["name"] == "inference-load")
+    right = {c["name"]: c for c in inference["criteria"]}
+    assert right["wrong_answer_rate == 0"]["observed"] == 0.0
+    assert right["version_skew == 0"]["observed"] == 0.0
+    assert inference["metrics"]["overall"]["answers"]["checked"] > 0
     page = report / "report.html"
     rendered = open_report(page, tmp_path / "report.png", tmp_path / "chromium-profile")
     assert rendered.console_errors == [] and rendered.requests == [page.resolve().as_uri()]
@@ -174,7 +180,10 @@ def test_sigkill_leaves_no_secret_in_the_report_and_recover_cleans_up(tmp_path: 
 
 
 @pytest.mark.slow  # the same chain FAILs by a testbed fault in tests/prometheus/test_e2e.py
-def test_a_slow_testbed_fails_the_verdict(tmp_path: Path) -> None:
+def test_a_slow_and_wrong_testbed_fails_the_verdict_on_each(tmp_path: Path) -> None:
+    """Two defects at once, each named by its own criterion: slow answers (p95) and
+    answers that are 200, well-formed and wrong (wrong_answer_rate; in the default run:
+    tests/load/test_e2e.py)."""
     path = write_suite(tmp_path, """
 name: latency-defect
 target: {kind: local, testbed: {replicas: 1}}
@@ -183,16 +192,22 @@ stages:
     steps:
       - {name: inference-load, kind: load, locustfile: loadtests/inference.py,
          user_classes: [InferenceUser], users: 5, spawn_rate: 5, duration: 6s, timeout: 1m,
-         criteria: ["p95 < 100ms", "requests >= 5"]}
+         criteria: ["p95 < 100ms", "requests >= 5", "wrong_answer_rate == 0",
+                    "crossover_count == 0", "error_rate < 1%"]}
 """)
     report = tmp_path / "report"
     proc = harness(["run", str(path), "--report-dir", str(report),
-                    "--fault", "latency:dist=fixed,ms=150"])
+                    "--fault", "latency:dist=fixed,ms=150", "--fault", "wrong-answers"])
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, out.decode()[-3000:] + err.decode()[-3000:]
     (step,) = json.loads((report / "verdict.json").read_text())["steps"]
-    p95 = next(c for c in step["criteria"] if c["name"] == "p95 < 100ms")
-    assert p95["status"] == "fail" and p95["observed"] >= 150
+    results = {c["name"]: c for c in step["criteria"]}
+    assert results["p95 < 100ms"]["status"] == "fail" and results["p95 < 100ms"]["observed"] >= 150
+    assert results["wrong_answer_rate == 0"]["status"] == "fail"
+    assert results["wrong_answer_rate == 0"]["observed"] == 1.0
+    assert {n for n, c in results.items() if c["status"] != "pass"} == {
+        "p95 < 100ms", "wrong_answer_rate == 0"}
+    assert "wrong_answer_rate == 0" in (report / "summary.md").read_text()
 
 
 def test_sigint_at_a_random_moment_cleans_up(tmp_path: Path) -> None:
