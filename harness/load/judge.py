@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from harness.criteria import Criterion
 from harness.load import answers, histogram
 from harness.load.answers import ANSWER_METRICS
+from harness.load.attribution import phase_intervals
+from harness.load.attribution import phase_of as phase_of  # the display view, re-exported
 from harness.load.interval import Interval, merge_intervals
 from harness.load.tally import SelectionError, Tally, reasons_text
 from harness.outcome import CriterionResult, PhaseMark
@@ -61,16 +63,6 @@ class Breach:
 class CpuSample:
     at: float  # time.time()
     fraction: float  # of all the target's cores
-
-
-def phase_of(second: int, marks: Sequence[PhaseMark]) -> str | None:
-    """The phase an interval [second, second + 1) belongs to: the last mark at or
-    before its midpoint."""
-    current = None
-    for mark in sorted(marks, key=lambda m: m.at):
-        if mark.at <= second + 0.5:
-            current = mark.phase
-    return current
 
 
 def breaches(criterion: Criterion, value: float | None) -> bool | None:
@@ -387,9 +379,11 @@ def judge_phases(
     marks: Sequence[PhaseMark],
     cpu: Sequence[CpuSample] = (),
     expected_version: str | None = None,
+    warmup_s: int = 0,
 ) -> list[CriterionResult]:
     """Criteria that name a phase, and recovery_time, against the complete timeline
-    (``expected_version``: the run's, for version_skew)."""
+    (``expected_version``: the run's, for version_skew). A phase judges the seconds
+    wholly sent in it, after the users' ramp (``harness.load.attribution``)."""
     results = []
     for criterion in criteria:
         if criterion.metric == "recovery_time":
@@ -400,7 +394,7 @@ def judge_phases(
         if not marks:
             results.append(_result(criterion, Status.ERROR, None, "no chaos phase recorded"))
             continue
-        chosen = [i for i in intervals if phase_of(i.second, marks) == criterion.phase]
+        chosen = phase_intervals(intervals, marks, criterion.phase, warmup_s)
         if not chosen:
             results.append(
                 _result(
@@ -432,12 +426,14 @@ def judge_phases(
 def phase_figures(
     intervals: Sequence[Interval], marks: Sequence[PhaseMark],
     expected_version: str | None = None,
+    warmup_s: int = 0,
 ) -> dict[str, object]:
     """Overall figures (requests, error rate, rps, p50/p95/p99, top failure reasons,
-    model versions seen, ...) per phase measured, by request start."""
+    model versions seen, ...) per phase measured, by request start: the seconds its
+    criteria judge."""
     figures: dict[str, object] = {}
     for phase in ("baseline", "fault", "recovery"):
-        chosen = [i for i in intervals if phase_of(i.second, marks) == phase]
+        chosen = phase_intervals(intervals, marks, phase, warmup_s)
         if chosen:
             tally = Tally(chosen, expected_version)
             figures[phase] = tally.summary(float(len(chosen)))["overall"]

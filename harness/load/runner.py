@@ -20,6 +20,7 @@ from harness.criteria import Criterion
 from harness.events import CriterionBreached, IntervalMeasured, StepProgressed
 from harness.load import histogram
 from harness.load.answers import answer_point, version_json
+from harness.load.attribution import warmup_seconds
 from harness.load.command import (
     RAN_CODES,
     build_argv,
@@ -294,14 +295,19 @@ async def _judge(
         return outcome
     # Phase criteria are judged against every phase the stage's other steps mark (chaos
     # beside this load may still be reverting): wait for them, within this step's budget.
-    ctx.stage.hold(spec.name, _with_phases(outcome, criteria, judge, span_s, cpu, run, ()))
+    warmup_s = warmup_seconds(spec.users, spec.spawn_rate, spec.arrival_rate is not None)
+    ctx.stage.hold(
+        spec.name, _with_phases(outcome, criteria, judge, span_s, cpu, run, (), warmup_s=warmup_s)
+    )
     left_s = ctx.deadline_s - (time.time() - prepared.started) - 2.0
     await ctx.stage.others_ended(spec.name, timeout_s=max(left_s, 0.0))
     marks = ctx.stage.phase_marks
     promql_rows = await judge_promql_criteria(
         ctx.target.prometheus_url, phased_promql, window, marks
     )
-    return _with_phases(outcome, criteria, judge, span_s, cpu, run, marks, promql_rows)
+    return _with_phases(
+        outcome, criteria, judge, span_s, cpu, run, marks, promql_rows, warmup_s=warmup_s
+    )
 
 
 def _with_phases(
@@ -313,10 +319,12 @@ def _with_phases(
     run: _Run,
     marks: Sequence[PhaseMark],
     promql_rows: Sequence[CriterionResult] = (),
+    warmup_s: int = 0,
 ) -> StepOutcome:
-    """The outcome with the phase criteria and recovery_time judged against ``marks``."""
+    """The outcome with the phase criteria and recovery_time judged against ``marks``
+    (each phase: its seconds wholly sent in it, after the ``warmup_s`` of the ramp)."""
     intervals, expected = judge.intervals, judge.expected_version
-    phased = judge_phases(criteria, intervals, marks, cpu, expected)
+    phased = judge_phases(criteria, intervals, marks, cpu, expected, warmup_s)
     every = [*outcome.criteria, *phased, *promql_rows]
     series = [{**p, "phase": phase_of(p["second"], marks)} for p in outcome.metrics["series"]]
     return outcome.with_(
@@ -325,7 +333,7 @@ def _with_phases(
         summary=_summary(every, judge.total, span_s, run.aborted_by),
         metrics={
             **outcome.metrics, "series": series,
-            "phases": phase_figures(intervals, marks, expected),
+            "phases": phase_figures(intervals, marks, expected, warmup_s),
         },
     )
 

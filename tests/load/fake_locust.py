@@ -15,7 +15,7 @@ def line(data: dict[str, object]) -> str:
     return json.dumps(data) + "\n"
 
 
-def good_stream(second: int) -> str:
+def good_stream(second: int, seconds: int = 2) -> str:
     hist = histogram.new_histogram()
     for value in (5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, 40.0):
         histogram.record_ms(hist, value)
@@ -23,8 +23,10 @@ def good_stream(second: int) -> str:
                 "hist": histogram.encode(hist)}
     return (
         line({"type": "start", "role": "master"})
-        + line({"type": "interval", "second": second, "endpoints": {"GET /x": endpoint}})
-        + line({"type": "interval", "second": second + 1, "endpoints": {"GET /x": endpoint}})
+        + "".join(
+            line({"type": "interval", "second": second + i, "endpoints": {"GET /x": endpoint}})
+            for i in range(seconds)
+        )
         + line({"type": "end"})
     )
 
@@ -53,6 +55,8 @@ def main() -> int:
         return 0
     if mode == "garbage_stream":
         stream.write_text(good_stream(second) + "{{{ garbage\n")
+    elif mode == "three_seconds":
+        stream.write_text(good_stream(second, 3))
     elif mode != "no_stream":
         stream.write_text(good_stream(second))
     if mode == "garbage_json":

@@ -29,10 +29,12 @@ FREEZE_S = 6.0  # > uvicorn's 5 s keep-alive timeout
 
 
 async def sleep_to_next_second(offset_s: float = 0.05) -> float:
-    """Sleep until just after a wall-clock second begins, so a mark's second is its phase."""
+    """Sleep until just after a wall-clock second begins; that second's start is the
+    mark (a second split by a mark is judged in no phase: harness.load.attribution).
+    Every user is still blocked by the freeze in those 50 ms before SIGCONT."""
     now = time.time()
     await asyncio.sleep(int(now) + 1 + offset_s - now)
-    return time.time()
+    return float(int(time.time()))
 
 
 async def until_measured(events: list[Any], seconds: int) -> None:

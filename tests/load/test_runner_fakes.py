@@ -136,7 +136,7 @@ async def test_unreachable_target_is_an_error(tmp_path: Path, fake_locust: Path)
 async def test_phase_criteria_are_judged_after_the_stage_s_phase_marks(
     tmp_path: Path, listener: str, fake_locust: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("FAKE_LOCUST_MODE", "ok")
+    monkeypatch.setenv("FAKE_LOCUST_MODE", "three_seconds")
     criteria: list[object] = [
         "p95 < 100ms",
         {"expr": "p95 < 100ms", "phase": "fault"},
@@ -156,8 +156,9 @@ async def test_phase_criteria_are_judged_after_the_stage_s_phase_marks(
         assert [c.status for c in unmarked.criteria] == [Status.PASS, Status.ERROR, Status.ERROR]
         assert unmarked.status is Status.ERROR
         first = unmarked.metrics["series"][0]["second"]
+        # the first second is the users' ramp: the baseline is the second one
         stream.emit(PhaseChanged("chaos", "baseline", at=first - 5.0))
-        stream.emit(PhaseChanged("chaos", "fault", at=first + 1.0))
+        stream.emit(PhaseChanged("chaos", "fault", at=first + 2.0))
         stream.step_ended("chaos")
         marked = await task
     fault, baseline = marked.criteria[1], marked.criteria[2]
