@@ -20,7 +20,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 GOLDEN_SCHEMA = "harness.golden/1"
 DEFAULT_TOLERANCE = 1e-6
@@ -49,6 +49,15 @@ class GoldenSet:
 
 def matches(expected: object, actual: object, tolerance: float) -> bool:
     """Whether ``actual`` (a parsed JSON answer, or part of it) has the expected value."""
+    kind, actual_kind = type(expected), type(actual)
+    if (kind is float or kind is int) and (actual_kind is float or actual_kind is int):
+        return abs(cast(float, actual) - cast(float, expected)) <= tolerance  # the hot path
+    if kind is dict and actual_kind is dict:
+        got = cast(dict[str, Any], actual)
+        return all(
+            key in got and matches(value, got[key], tolerance)
+            for key, value in cast(dict[str, Any], expected).items()
+        )
     if _is_number(expected):
         return _is_number(actual) and math.isclose(
             float(actual), float(expected), rel_tol=0.0, abs_tol=tolerance  # type: ignore[arg-type]

@@ -56,7 +56,7 @@ from harness.load.golden import (
 
 __all__ = [
     "ANSWER_KEY", "Answer", "Draw", "GoldenSet", "GoldenSetError", "Inputs", "cases_from",
-    "check", "golden_set_from_env", "load_golden_set", "report", "version_of",
+    "check", "expect", "golden_set_from_env", "load_golden_set", "report", "version_of",
 ]
 GOLDEN_ENV = "HARNESS_GOLDEN_SET"
 GOLDEN_SHARE_ENV = "HARNESS_GOLDEN_SHARE"
@@ -155,6 +155,14 @@ class Inputs:
             return Draw(body, case)
         request_id = f"{self._prefix}{next(self._ids)}"
         return Draw({**body, self.echo: request_id}, case, request_id, self.echo)
+
+
+def expect(
+    body: dict[str, Any], expected: Mapping[str, Any], tolerance: float = 1e-6
+) -> Draw:
+    """A draw whose answer is known without a golden file (the input was built so that
+    the right answer follows from it): ``check`` compares the answer with ``expected``."""
+    return Draw(body, GoldenCase(body, expected, tolerance))
 
 
 def check(response: Any, draw: Draw, answer: object, *, version: str | None = None) -> Answer:

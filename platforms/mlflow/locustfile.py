@@ -2,11 +2,13 @@
 
     locust -f platforms/mlflow/locustfile.py -H http://127.0.0.1:PORT
 
-Every answer is checked: HTTP 200, ``{"predictions": [...]}`` with one prediction per row,
-and each prediction the right class. The model (``train.py``) learnt
-``x @ WEIGHTS > 0``; rows are drawn well away from that boundary, so a correct model
-never misclassifies them and any wrong label is a wrong answer, not noise.
-Headers configured for the service (``target.external.services.NAME.headers``) are sent.
+Every answer is checked: HTTP 200 and ``{"predictions": [...]}`` (else a failure), and
+each prediction the right class (else a wrong answer: ``wrong_answer_rate``, through
+``harness.load.ml``). The model (``train.py``) learnt ``x @ WEIGHTS > 0``; rows are drawn
+well away from that boundary, so a correct model never misclassifies them and any wrong
+label is a wrong answer, not noise. Batches are sized like production traffic (mostly
+single rows, some of 4 and 16: ``BATCH_SIZES``). Headers configured for the service
+(``target.external.services.NAME.headers``) are sent.
 """
 
 from __future__ import annotations
@@ -15,12 +17,18 @@ import random
 
 from locust import FastHttpUser, constant_throughput, task
 
+from harness.load import ml
+from harness.load.payloads import BatchSizes
 from harness.load.scenario_env import service_headers, service_url
 
 WEIGHTS = (1.5, -2.0, 0.5, 1.0)
 MARGIN = 2.0
-ROWS = 4
+BATCH_SIZES = BatchSizes.parse({1: 0.6, 4: 0.3, 16: 0.1}, "BATCH_SIZES")
 SERVICE = "scoring"
+
+
+def batch_size() -> int:
+    return random.choices(BATCH_SIZES.sizes, BATCH_SIZES.weights)[0]
 
 
 def row() -> tuple[list[float], int]:
@@ -32,20 +40,18 @@ def row() -> tuple[list[float], int]:
             return features, int(score > 0)
 
 
-def check(response, expected: list[int]) -> None:  # type: ignore[no-untyped-def]
+def check(response, draw: ml.Draw) -> None:  # type: ignore[no-untyped-def]
     if response.status_code != 200:
         response.failure(f"HTTP {response.status_code}")
         return
     try:
-        predictions = response.json()["predictions"]
-        labels = [int(p) for p in predictions]
+        body = response.json()
+        labels = [int(p) for p in body["predictions"]]
     except Exception:
         response.failure("answer is not {'predictions': [...]}")
         return
-    if labels != expected:
-        response.failure(f"wrong predictions: {labels} for expected {expected}")
-    else:
-        response.success()
+    ml.check(response, draw, {"predictions": labels})  # wrong labels: wrong_answer_rate
+    response.success()
 
 
 class InvocationsUser(FastHttpUser):
@@ -57,22 +63,27 @@ class InvocationsUser(FastHttpUser):
 
     @task
     def inputs(self) -> None:
-        rows = [row() for _ in range(ROWS)]
-        body = {"inputs": [features for features, _ in rows]}
+        rows = [row() for _ in range(batch_size())]
+        draw = ml.expect(
+            {"inputs": [features for features, _ in rows]},
+            {"predictions": [label for _, label in rows]},
+        )
         with self.client.post(
-            "/invocations", json=body, headers=self.headers, name="inputs", catch_response=True
+            "/invocations", json=draw.body, headers=self.headers, name="inputs",
+            catch_response=True,
         ) as response:
-            check(response, [label for _, label in rows])
+            check(response, draw)
 
     @task
     def dataframe_split(self) -> None:
-        rows = [row() for _ in range(ROWS)]
+        rows = [row() for _ in range(batch_size())]
         body = {
             "dataframe_split": {
                 "columns": [f"f{i}" for i in range(len(WEIGHTS))],
                 "data": [features for features, _ in rows],
             }
         }
+        draw = ml.expect(body, {"predictions": [label for _, label in rows]})
         with self.client.post(
             "/invocations",
             json=body,
@@ -80,4 +91,4 @@ class InvocationsUser(FastHttpUser):
             name="dataframe_split",
             catch_response=True,
         ) as response:
-            check(response, [label for _, label in rows])
+            check(response, draw)
