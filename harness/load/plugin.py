@@ -69,6 +69,8 @@ class _State:
 
 
 _recorder = Recorder()
+_record = _recorder.record
+_ARRIVALS_IN_USE = arrival.IN_USE
 
 
 def _on_request(
@@ -81,21 +83,25 @@ def _on_request(
     context: dict[str, Any] | None = None,
     **_: Any,
 ) -> None:
-    due = arrival.intended_start()
+    """Per request, so kept cheap (about 1.5 µs with the listener call; see
+    bench/load_plugin_cost.py): no lock, no string work, one clock read only when
+    Locust gave no start time or for an open-model arrival."""
+    due = arrival.intended_start() if _ARRIVALS_IN_USE[0] else None
     if due is not None:
         now = time.perf_counter()
         latency_ms = (now - due) * 1000.0
         start_s = time.time() - (now - due)
     else:
-        latency_ms = float(response_time or 0.0)
-        start_s = start_time if start_time else time.time() - latency_ms / 1000.0
-    reason = None
-    if exception is not None:
-        reason = failure_reason(exception, getattr(response, "status_code", None))
+        latency_ms = response_time or 0.0
+        start_s = start_time or time.time() - latency_ms / 1000.0
+    reason = (
+        None if exception is None
+        else failure_reason(exception, getattr(response, "status_code", None))
+    )
     answer = context.get(ANSWER_KEY) if context else None
     if answer is None and _State.versions is not None:
         answer = _State.versions.answer(response)
-    _recorder.record(request_type, name, start_s, latency_ms, reason, answer)
+    _record(request_type, name, start_s, latency_ms, reason, answer)
 
 
 def _counting_unfinished(original: Any) -> Any:

@@ -1,0 +1,100 @@
+"""What the harness plugin adds to every request, in CPU microseconds, measured in a
+Locust-patched process (the same as a worker): the ``events.request`` listener
+(``plugin._on_request``: start second, latency, failure reason, the model-version
+look-up, the record) and the session wrapper that counts requests cut off at the end.
+
+    .venv/bin/python bench/load_plugin_cost.py [--repeat 9]
+
+The best of ``--repeat`` timings of 20,000 calls each, in this thread's CPU time (the
+minimum of CPU time is the figure least moved by other people's load). Divided by
+bare Locust's CPU per request (printed by bench/load_overhead.py, about 180-240 µs
+for FastHttpUser against the fast server here) it is the plugin's share of a
+worker's CPU: the overhead budget is 3 % (ratio >= 0.97). Shipping (once a second)
+is timed too, per second of 4,000 requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+import timeit
+
+from load_common import ROOT
+
+os.environ.pop("HARNESS_INTERVAL_PATH", None)
+sys.path.insert(0, str(ROOT))
+
+import locust  # noqa: F401  (gevent-patches the process, as in a worker)
+
+from harness.load import arrival, plugin
+from harness.load.recorder import Recorder
+
+CALLS = 20_000
+
+
+def best_us(call: object, repeat: int) -> float:
+    times = timeit.repeat(call, number=CALLS, repeat=repeat, timer=time.thread_time)  # type: ignore[arg-type]
+    return min(times) / CALLS * 1e6
+
+
+class _Session:
+    def request(self, method: str, url: str, **kwargs: object) -> int:
+        return 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=40)
+    args = parser.parse_args()
+    plugin._recorder.start()
+    request = {
+        "request_type": "GET", "name": "/static", "response_time": 1.234, "exception": None,
+        "start_time": 1.0, "response": None, "context": {}, "url": "http://h/static",
+        "response_length": 15,
+    }
+
+    def listener_shape(**_: object) -> None:  # what Locust's fire() pays for any listener
+        return None
+
+    shape = best_us(lambda: listener_shape(**request), args.repeat)
+    listener = best_us(lambda: plugin._on_request(**request), args.repeat)
+    session = _Session()
+    wrapped = plugin._counting_unfinished(_Session.request)
+    bare_call = best_us(lambda: _Session.request(session, "GET", "/static", name="/s"),
+                        args.repeat)
+    wrapped_call = best_us(lambda: wrapped(session, "GET", "/static", name="/s"), args.repeat)
+    ship_ms = shipping_ms(args.repeat)
+    total = listener + (wrapped_call - bare_call)
+    print(f"listener (plugin._on_request, called with Locust's keywords): {listener:.2f} us "
+          f"(of which the call itself: {shape:.2f} us)")
+    print(f"session wrapper (unfinished counting): {wrapped_call - bare_call:.2f} us")
+    print(f"per request: {total:.2f} us; shipping a second of 4,000 requests: {ship_ms:.2f} ms "
+          f"({ship_ms * 1000 / 4000:.2f} us a request)")
+    for bare_us in (180.0, 240.0):
+        share = (total + ship_ms * 1000 / 4000) / bare_us
+        print(f"  share of a worker at {bare_us:.0f} us/request bare: {share:.1%} "
+              f"(ratio {1 / (1 + share):.3f})")
+    print(f"load avg {os.getloadavg()}; arrivals in use: {arrival.IN_USE[0]}")
+
+
+def shipping_ms(repeat: int) -> float:
+    """CPU of one Recorder.take (HDR histograms encoded) for a second of 4,000."""
+    latencies = [random.uniform(1.0, 5.0) for _ in range(4000)]
+    best = float("inf")
+    for second in range(repeat):
+        recorder = Recorder()
+        recorder.start(1000.0)
+        for i, value in enumerate(latencies):
+            recorder.record("GET", "/static", 1000.0 + second + i / 4000, value, None)
+        recorder.shipped_until = 1000 + second
+        took = timeit.timeit(lambda r=recorder, s=second: r.take(1001 + s, {}), number=1,
+                             timer=time.thread_time)
+        best = min(best, took)
+    return best * 1000
+
+
+if __name__ == "__main__":
+    main()
