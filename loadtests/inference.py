@@ -17,7 +17,6 @@ with columns f0..f7). See harness.load.payloads.
 from __future__ import annotations
 
 import os
-import random
 from pathlib import Path
 
 from locust import FastHttpUser, between, task
@@ -41,11 +40,6 @@ def payloads() -> Payloads:
 
 
 PAYLOADS = payloads()
-
-
-def features() -> list[float]:
-    """Uniform noise over the feature range (the open-model scenario's inputs)."""
-    return [round(random.uniform(-3.0, 3.0), 4) for _ in range(FEATURES)]
 
 
 INPUTS = ml.Inputs(
