@@ -127,3 +127,24 @@ def test_the_testbed_golden_set_is_found_through_its_manifest(
     monkeypatch.setenv(ml.GOLDEN_ENV, str(tmp_path / "missing.json"))
     with pytest.raises(GoldenSetError, match=r"missing\.json"):
         ml.golden_set_from_env()
+
+
+def test_without_an_echo_a_wrong_answer_that_is_another_inputs_is_a_crossover(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ml.GOLDEN_SHARE_ENV, "1")
+    scored = ml.cases_from([({"x": [1.0]}, {"p": 0.91}), ({"x": [2.0]}, {"p": 0.37}),
+                            ({"x": [3.0]}, {"p": 0.55})])
+    inputs = ml.Inputs(lambda: {}, scored, crossover_window=8, seed=2)
+    first = inputs.draw()
+    second = next(d for d in iter(inputs.draw, None) if d.case is not first.case)
+    assert first.case is not None and second.case is not None
+    response = Response()
+    crossed = ml.check(response, second, dict(first.case.expected))  # first's answer
+    assert crossed.wrong and crossed.crossed
+    plain_wrong = ml.check(response, second, {"p": 0.123})  # nobody's answer
+    assert plain_wrong.wrong and not plain_wrong.crossed
+    right = ml.check(response, second, dict(second.case.expected))
+    assert not right.wrong and not right.crossed
+    no_window = ml.Inputs(lambda: {}, scored, seed=2).draw()
+    assert no_window.recent == ()
