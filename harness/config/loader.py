@@ -379,6 +379,7 @@ def _check_references(
     steps: dict[tuple[int, int], PlannedStep], path: Path, base_dir: Path, document: YamlDocument
 ) -> list[Problem]:
     """Each valid step's references, checked by its stage (which starts nothing)."""
+    _prepare_checks(steps, base_dir)
     problems: list[Problem] = []
     for (i, j), step in sorted(steps.items()):
         at: KeyPath = ("stages", i, "steps", j)
@@ -403,6 +404,22 @@ def _check_references(
             continue
         problems.extend(_placed(p, at, step.name, path, document) for p in found)
     return problems
+
+
+def _prepare_checks(steps: dict[tuple[int, int], PlannedStep], base_dir: Path) -> None:
+    """A stage with ``prepare_check(specs, base_dir)`` gets all its steps at once before
+    the step-by-step checks (the load stage imports every locustfile in one child). What
+    goes wrong there is left to the step checks to report."""
+    by_kind: dict[str, list[object]] = {}
+    for step in steps.values():
+        by_kind.setdefault(step.kind, []).append(step.spec)
+    for kind, specs in by_kind.items():
+        try:
+            prepare = getattr(stage_registry.stage_for(kind), "prepare_check", None)
+            if prepare is not None:
+                prepare(specs, base_dir)
+        except Exception:  # each step's check says what is wrong
+            continue
 
 
 def _placed(

@@ -7,11 +7,11 @@ Never imports the file here (importing locust would gevent-patch the harness).
 from __future__ import annotations
 
 import ast
-import functools
 import json
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,49 +52,98 @@ def unknown_classes(facts: LocustfileFacts, wanted: list[str]) -> list[str]:
 
 
 IMPORT_DEADLINE_S = 30.0
+_CACHE_SIZE = 256
+
+Found = tuple[str, int | None] | None  # (problem, line in the locustfile) or None when fine
+_Key = tuple[str, int, int, tuple[str, ...], str]
+_answers: dict[_Key, Found] = {}
+
+
+def _key(path: Path, wanted: Sequence[str], base_dir: Path) -> _Key | str:
+    """What an answer is remembered by (the file unchanged), or the problem of reading it."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        return f"cannot read locustfile {path}: {exc.strerror}"
+    return (str(path), info.st_mtime_ns, info.st_size, tuple(wanted), str(base_dir))
 
 
 def probe_locustfile(
     path: Path, wanted: list[str], base_dir: Path, timeout_s: float = IMPORT_DEADLINE_S
-) -> tuple[str, int | None] | None:
+) -> Found:
     """Import the locustfile in a child process under a deadline (locust is never
     imported here) and check that every class in ``wanted`` is a Locust User.
     ``(problem, line in the locustfile)``, or None when it is fine. The answer is
-    remembered while the file is unchanged (two steps on one locustfile: one probe)."""
-    try:
-        info = path.stat()
-    except OSError as exc:
-        return f"cannot read locustfile {path}: {exc.strerror}", None
-    key = (str(path), info.st_mtime_ns, info.st_size, tuple(wanted), str(base_dir))
-    return _probe_cached(key, timeout_s)
+    remembered while the file is unchanged (two steps on one locustfile: one probe;
+    :func:`probe_locustfiles` answers a suite's locustfiles in one child beforehand)."""
+    key = _key(path, wanted, base_dir)
+    if isinstance(key, str):
+        return key, None
+    if key not in _answers:
+        probe_locustfiles([(path, wanted)], base_dir, timeout_s)
+    return _answers[key]
 
 
-@functools.lru_cache(maxsize=256)
-def _probe_cached(
-    key: tuple[str, int, int, tuple[str, ...], str], timeout_s: float
-) -> tuple[str, int | None] | None:
-    path, wanted, base_dir = Path(key[0]), key[3], Path(key[4])
+def probe_locustfiles(
+    items: Sequence[tuple[Path, Sequence[str]]], base_dir: Path,
+    timeout_s: float = IMPORT_DEADLINE_S,
+) -> None:
+    """Probe every (locustfile, classes) not answered yet in ONE child process (locust
+    is imported once: most of a probe's 1-2 s) and remember the answers. Should the
+    child miss the deadline, the answers it gave are kept, the file it was importing
+    gets the time-out as its problem, and the rest are probed again without it."""
+    keys = dict.fromkeys(_key(p, w, base_dir) for p, w in items)
+    todo = [k for k in keys if not isinstance(k, str) and k not in _answers]
+    if len(_answers) + len(todo) > _CACHE_SIZE:
+        _answers.clear()
+    while todo:
+        answered = _probe_in_child(todo, timeout_s)
+        for key, found in zip(todo, answered, strict=False):
+            _answers[key] = found
+        if len(answered) < len(todo):  # the deadline passed while importing this one
+            _answers[todo[len(answered)]] = (
+                f"importing locustfile {todo[len(answered)][0]} took longer than "
+                f"{timeout_s:g} s", None,
+            )
+        todo = todo[len(answered) + 1:]
+
+
+def _probe_in_child(keys: list[_Key], timeout_s: float) -> list[Found]:
+    """The answers, in order, of the files the child finished before the deadline (all of
+    them unless it was cut); a child that failed otherwise answers for all it left."""
+    base_dir = Path(keys[0][4])
     project_root = Path(__file__).resolve().parents[2]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         dict.fromkeys(filter(None, [str(project_root), str(base_dir), env.get("PYTHONPATH")]))
     )
+    items = json.dumps([[key[0], list(key[3])] for key in keys])
     with tempfile.TemporaryDirectory(prefix="harness-probe-") as cwd:  # no ./locust.conf
-        returncode, out, err = run_blocking(
-            [sys.executable, "-m", "harness.load.import_probe", str(path), *wanted],
+        answers_path = Path(cwd) / "answers.jsonl"
+        returncode, _, err = run_blocking(
+            [sys.executable, "-m", "harness.load.import_probe", "--batch", str(answers_path),
+             items],
             cwd=Path(cwd), timeout_s=timeout_s, env=env,
         )  # fmt: skip
-    if returncode is None:
-        return f"importing locustfile {path} took longer than {timeout_s:g} s", None
-    lines = out.strip().splitlines()
+        lines = answers_path.read_text().splitlines() if answers_path.exists() else []
+    found = [_judged(line) for line in lines[: len(keys)]]
+    if returncode is None or len(found) == len(keys):
+        return found
+    tail = (err.strip().splitlines() or ["no output"])[-1]
+    return found + [
+        (f"locustfile {key[0]} could not be inspected (exit {returncode}): {tail}", None)
+        for key in keys[len(found):]
+    ]
+
+
+def _judged(line: str) -> Found:
     try:
-        answer = json.loads(lines[-1]) if lines else {}
+        answer = json.loads(line)
     except ValueError:
         answer = {}
     if not isinstance(answer, dict) or ("users" not in answer and "problem" not in answer):
-        tail = (err.strip().splitlines() or ["no output"])[-1]
-        return f"locustfile {path} could not be inspected (exit {returncode}): {tail}", None
+        return f"locustfile answer could not be read: {line[:200]}", None
     if "problem" in answer:
-        line = answer.get("line")
-        return str(answer["problem"]), line if isinstance(line, int) else None
+        where = answer.get("line")
+        return str(answer["problem"]), where if isinstance(where, int) else None
     return None

@@ -79,6 +79,59 @@ def test_a_locustfile_that_hangs_on_import_hits_the_deadline(
     assert time.monotonic() - started < 10
 
 
+def _helper_module(folder: Path, value: str) -> None:
+    folder.mkdir()
+    (folder / "shared_helper.py").write_text(f"VALUE = {value!r}\n")
+
+
+def test_a_suites_locustfiles_are_imported_in_one_child_each_on_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One child for the whole batch; a sibling module of one locustfile is not the other's
+    (same name, other folder), and a failing file does not hide the others' answers."""
+    from harness.load import inspection
+
+    fine, other = tmp_path / "a", tmp_path / "b"
+    _helper_module(fine, "a")
+    _helper_module(other, "b")
+    users = "from locust import HttpUser\nfrom shared_helper import VALUE\n"
+    (fine / "users.py").write_text(users + "assert VALUE == 'a'\nclass AUser(HttpUser):\n pass\n")
+    (other / "users.py").write_text(users + "assert VALUE == 'b'\nclass BUser(HttpUser):\n pass\n")
+    broken = tmp_path / "broken.py"
+    broken.write_text("import no_such_module_here\n")
+    children: list[object] = []
+    real = inspection.run_blocking
+    monkeypatch.setattr(
+        inspection, "run_blocking", lambda *a, **k: children.append(a) or real(*a, **k)
+    )
+    items = [(fine / "users.py", ["AUser"]), (broken, []), (other / "users.py", ["BUser"])]
+    inspection.probe_locustfiles(items, tmp_path)
+    assert len(children) == 1
+    found = [inspection.probe_locustfile(p, w, tmp_path) for p, w in items]
+    assert len(children) == 1  # answered from the batch
+    assert found[0] is None and found[2] is None
+    assert found[1] == (f"locustfile {broken} fails to import: ModuleNotFoundError: "
+                        "No module named 'no_such_module_here'", 1)
+
+
+def test_a_hang_in_a_batch_is_named_and_the_rest_still_judged(tmp_path: Path) -> None:
+    from harness.load import inspection
+
+    fine = tmp_path / "fine.py"
+    fine.write_text("from locust import HttpUser\nclass AUser(HttpUser):\n pass\n")
+    hangs = tmp_path / "hangs.py"
+    hangs.write_text("import time\ntime.sleep(60)\n")
+    late = tmp_path / "late.py"
+    late.write_text("class NotAUser: pass\n")
+    items = [(fine, ["AUser"]), (hangs, []), (late, ["NotAUser"])]
+    inspection.probe_locustfiles(items, tmp_path, timeout_s=6.0)
+    found = [inspection.probe_locustfile(p, w, tmp_path, timeout_s=6.0) for p, w in items]
+    assert found[0] is None
+    assert found[1] == (f"importing locustfile {hangs} took longer than 6 s", None)
+    assert found[2] is not None and "NotAUser in" in found[2][0]
+    assert "not a Locust User" in found[2][0]
+
+
 @pytest.mark.parametrize(("duration", "spawn_rate", "expected"), [
     ("99999999999999999999h", "5", "duration: a duration must be at most 7 days"),
     ("9" * 400 + "s", "5", "duration: a duration must be at most 7 days"),
