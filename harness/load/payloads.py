@@ -227,7 +227,7 @@ def _csv_row(raw: list[str], names: list[str], where: str) -> Row:
 
 def _read_parquet(path: Path) -> tuple[list[str], list[Row]]:
     try:
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # an extra (harness[parquet]): absent from bin/setup
     except ImportError:
         raise PayloadError(
             f"{path}: reading Parquet needs pyarrow (pip install 'harness[parquet]')"
