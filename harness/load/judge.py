@@ -7,8 +7,8 @@ observed value is the level held through that streak (the least bad value).
 
 A breach is *decisive* when no future interval can undo it:
 - a ``for`` streak that reached its length;
-- ``max < T`` once a value above T was seen; ``failures``/``unsent`` ``< N`` once
-  reached;
+- ``max < T`` once a value above T was seen; ``failures``/``unsent``/``crossover_count``
+  ``< N`` once reached;
 - ``error_rate < X``: even if every request still possible succeeded, the final
   rate would breach: failures / max_total. ``pXX < T``: the values above T already
   exceed (100 - XX) % of max_total. ``rps``/``requests`` ``>= X``: even max_total
@@ -48,7 +48,9 @@ from harness.status import Status
 RECOVERY_SUSTAIN_S = 3
 """recovery_time: p95 and error rate must be back within limits this many seconds in a row."""
 
-LIVE_METRICS = ("error_rate", "max", "failures", "unsent", "rps", "requests")
+LIVE_METRICS = (
+    "error_rate", "max", "failures", "unsent", "crossover_count", "rps", "requests"
+)
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def _live_kind(criterion: Criterion) -> str | None:
     upper = criterion.op in ("<", "<=")
     if criterion.percentile is not None and upper:
         return "percentile"
-    if criterion.metric in ("error_rate", "max", "failures", "unsent") and upper:
+    if criterion.metric in ("error_rate", "max", "failures", "unsent", "crossover_count") and upper:
         return "upper"
     if criterion.metric in ("rps", "requests") and criterion.op in (">", ">="):
         return "volume"

@@ -165,3 +165,13 @@ def test_version_skew_without_a_version_source_is_a_suite_problem(tmp_path: Path
     assert any(
         p.field == "criteria[0]" and "needs model_version" in p.message for p in problems
     ), problems
+
+
+def test_a_crossover_is_decisive_at_once_and_can_abort(tmp_path: Path) -> None:
+    crossed = Answer(version="1", echoed=True, crossed=True)
+    intervals = shipped(tmp_path, [[(100.1, Answer(echoed=True)), (101.2, crossed)]])
+    criterion = parse_criterion({"expr": "crossover_count < 1", "abort": True})
+    judge = Judge([criterion], duration_s=60)
+    assert judge.observe(intervals[0]) == []
+    (breach,) = judge.observe(intervals[1])
+    assert breach.criterion is criterion and breach.observed == 1.0
