@@ -1,5 +1,9 @@
 """Baseline thresholds in the criteria language: ``p95 < baseline * 1.10``,
-``rps >= baseline * 0.95``, ``error_rate <= baseline + 0.1%``.
+``rps >= baseline * 0.95``, ``error_rate <= baseline + 0.1%``, and both at once,
+``p95 < baseline * 1.10 + 20ms`` / ``rps >= baseline * 0.95 - 5``: a relative tolerance plus
+an absolute noise floor (like ``numpy.isclose``'s rtol and atol), for figures whose
+run-to-run noise is a fixed amount rather than a fraction (a short run's p95 on a busy
+machine moves by tens of milliseconds whatever the service's own latency).
 
 The baseline is the same metric (same selector, same phase) in earlier runs of the suite,
 read from the history store: ``last_pass`` (default), ``{median_of_last: N}`` passing
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 BASELINE_METRICS = frozenset(
@@ -21,8 +25,13 @@ BASELINE_METRICS = frozenset(
 )
 """Metrics the history store keeps per endpoint and phase (whole run and each phase)."""
 
-VALUE_RE = re.compile(r"^baseline\s*(?P<op>[*+])\s*(?P<operand>\S+)$")
+VALUE_RE = re.compile(
+    r"^baseline(?:\s*\*\s*(?P<factor>[^\s+-]+))?(?:\s*(?P<sign>[+-])\s*(?P<offset>\S+))?$"
+)
 """The value side of a baseline criterion (after the comparison operator)."""
+
+VALUE_PATTERN = r"baseline(?:\s*\*\s*[^\s+-]+)?(?:\s*[+-]\s*\S+)?"
+"""The same, unanchored and without groups: for the criterion expression's own pattern."""
 
 MAX_MEDIAN_RUNS = 100
 
@@ -39,6 +48,7 @@ class Baseline:
 
     operator: Literal["*", "+"]
     operand: float  # a factor, or an offset in the metric's canonical unit
+    offset: float = 0.0  # "baseline * F + OFFSET": the offset after the factor (signed)
     source: Literal["last_pass", "median_of_last", "run"] = "last_pass"
     count: int = 1  # median_of_last N
     run_id: str | None = None  # source "run": the pinned run
@@ -50,7 +60,9 @@ class Baseline:
         return self.value is not None
 
     def threshold(self, value: float) -> float:
-        return value * self.operand if self.operator == "*" else value + self.operand
+        if self.operator == "*":
+            return value * self.operand + self.offset
+        return value + self.operand
 
     @property
     def source_text(self) -> str:
@@ -66,11 +78,13 @@ def parse_value(
 ) -> Baseline | None:
     """The baseline of a criterion's value side, or None when it is a plain threshold."""
     match = VALUE_RE.match(text.strip())
-    if not match:
+    if not match or not (match["factor"] or match["offset"]):
         if text.strip().startswith("baseline"):
             raise BaselineSyntaxError(
-                f"cannot read {text.strip()!r}: write 'baseline * FACTOR' or 'baseline + OFFSET'"
-                " (for example 'p95 < baseline * 1.10', 'error_rate <= baseline + 0.1%')"
+                f"cannot read {text.strip()!r}: write 'baseline * FACTOR', 'baseline + OFFSET'"
+                " or 'baseline * FACTOR + OFFSET' (for example 'p95 < baseline * 1.10',"
+                " 'error_rate <= baseline + 0.1%', 'p95 < baseline * 1.10 + 20ms',"
+                " 'rps >= baseline * 0.95 - 5')"
             )
         return None
     if metric not in BASELINE_METRICS:
@@ -78,13 +92,17 @@ def parse_value(
             f"{metric} has no baseline: the history store keeps "
             f"{', '.join(sorted(BASELINE_METRICS))}"
         )
-    operand_text = match["operand"]
+    written = text.strip()
     try:
-        operand = _factor(operand_text) if match["op"] == "*" else parse_offset(operand_text)
+        factor = _factor(match["factor"]) if match["factor"] else None
+        offset = parse_offset(match["offset"]) if match["offset"] else 0.0
     except ValueError as exc:
-        written = f"baseline {match['op']} {operand_text}"
         raise BaselineSyntaxError(f"{metric}: {written}: {exc}") from None
-    return Baseline(operator=match["op"], operand=operand)  # type: ignore[arg-type]
+    if match["sign"] == "-":
+        offset = -offset
+    if factor is not None:
+        return Baseline(operator="*", operand=factor, offset=offset)
+    return Baseline(operator="+", operand=offset)
 
 
 def _factor(text: str) -> float:
@@ -113,9 +131,9 @@ def with_source(baseline: Baseline, raw: object) -> Baseline:
                 f"median_of_last: expected a whole number of runs from 1 to {MAX_MEDIAN_RUNS},"
                 f" got {count!r}", "baseline",
             )
-        return Baseline(baseline.operator, baseline.operand, "median_of_last", count)
+        return replace(baseline, source="median_of_last", count=count)
     if isinstance(raw, str) and raw.strip():
-        return Baseline(baseline.operator, baseline.operand, "run", run_id=raw.strip())
+        return replace(baseline, source="run", run_id=raw.strip())
     raise BaselineSyntaxError(
         f"'baseline' takes last_pass, {{median_of_last: N}} or a run id, got {raw!r}", "baseline"
     )

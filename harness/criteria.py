@@ -28,7 +28,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness.baseline_expr import Baseline, BaselineSyntaxError, parse_value, with_source
+from harness.baseline_expr import (
+    VALUE_PATTERN,
+    Baseline,
+    BaselineSyntaxError,
+    parse_value,
+    with_source,
+)
 from harness.units import parse_duration_s, parse_latency_ms, parse_rate
 
 Op = Literal["<", "<=", ">", ">=", "=="]
@@ -85,7 +91,7 @@ _EXPR_RE = re.compile(
     r"""^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.]*)
         (?:\{(?P<labels>[^}]*)\})?
         \s*(?P<op><=|>=|==|<|>)\s*
-        (?P<value>baseline\s*[*+]\s*\S+|[^\s]+)
+        (?P<value>""" + VALUE_PATTERN + r"""|[^\s]+)
         (?:\s+for\s+(?P<sustain>[^\s]+))?
         \s*$""",
     re.VERBOSE,

@@ -1,6 +1,8 @@
-"""End to end with real Locust against the real testbed: a baseline criterion SKIPPED on the
-first run of a new suite, judged on the second, and FAILing on the third with the testbed's
-latency fault, naming the baseline run and value; report.html written for each run."""
+"""End to end with real Locust against the real testbed: baseline criteria SKIPPED on the
+first run of a new suite, judged (and passed) on a second healthy run, and FAILing on the
+third with the testbed's latency fault, naming the baseline run and value; report.html
+written for each run. Part of the default run: the healthy pair is judged on figures that
+two short runs on a busy shared machine agree on (see the note at NORMAL)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import pytest
 
 from tests.core.conftest import PROJECT_ROOT, write_suite
 
-pytestmark = [pytest.mark.e2e, pytest.mark.baseline_timing]
+pytestmark = pytest.mark.e2e
 
 SUITE = """
 name: {name}
@@ -22,16 +24,35 @@ target: {{kind: local, testbed: {{replicas: 1}}}}
 stages:
   - name: inference
     steps:
-      - {{name: inference-load, kind: load, locustfile: loadtests/inference.py,
-         user_classes: [InferenceUser], users: 4, spawn_rate: 4, duration: 5s, timeout: 1m,
-         criteria: ["p95 < 1s", "requests >= 10", "p95 < baseline * 1.10"]}}
+      - name: inference-load
+        kind: load
+        locustfile: loadtests/inference.py
+        user_classes: [InferenceUser]
+        users: 6
+        spawn_rate: 6
+        duration: 3s
+        processes: 1
+        stop_timeout: 1s
+        timeout: 1m
+        env: {{HARNESS_THINK_TIME_S: "0"}}
+        criteria:
+          - p95 < 2s
+          - requests >= 20
+          - "{MEDIAN}"
+          - {{expr: "{P95}", baseline: {{median_of_last: 3}}}}
 """
-# A fixed 200 ms answer time (mode=total: held until 200 ms after arrival) is the platform's
-# "normal" here, so that two healthy runs agree within 10 %: the client's own few ms to
-# ~15 ms of p95 overhead moved a 40 ms normal by over 10 % between two quiet-machine runs
-# (45.0 -> 54.3 ms). The slow build answers in 400 ms, far past baseline * 1.10.
+MEDIAN = "median < baseline * 1.10"
+P95 = "p95 < baseline * 1.10 + 100ms"
+P95_NAME = f"{P95} [baseline: median of the last 3 passing runs]"
+# What two healthy runs of a few seconds agree on, on a shared 2-core machine: the platform
+# answers in a fixed 200 ms (mode=total), the users do not think (~90 requests a run, where
+# think time 1-3 s gave 10-12 and made p95 the single slowest request). At load 4.5-6 the
+# median of such runs stayed within 202-208 ms while p95 ranged 208-259 ms (CPU contention
+# delays a tail of requests by tens of ms), so the median is judged on a 10 % tolerance and
+# p95 on 10 % plus a 100 ms noise floor, against the median of the last passing runs. The
+# slow build answers in 600 ms: past both (a baseline p95 would have to exceed 454 ms).
 NORMAL = "latency:dist=fixed,ms=200,mode=total"
-SLOW = "latency:dist=fixed,ms=400,mode=total"
+SLOW = "latency:dist=fixed,ms=600,mode=total"
 
 
 def harness_run(suite: Path, report: Path, fault: str, env: dict[str, str]) -> int:
@@ -43,15 +64,15 @@ def harness_run(suite: Path, report: Path, fault: str, env: dict[str, str]) -> i
     return done.returncode
 
 
-def baseline_row(report: Path) -> dict[str, object]:
+def criterion_row(report: Path, name: str) -> dict[str, object]:
     (step,) = json.loads((report / "verdict.json").read_text())["steps"]
-    found: dict[str, object] = next(
-        c for c in step["criteria"] if c["name"] == "p95 < baseline * 1.10")
+    found: dict[str, object] = next(c for c in step["criteria"] if c["name"] == name)
     return found
 
 
 def test_baseline_skipped_judged_then_failed_by_the_latency_fault(tmp_path: Path) -> None:
-    suite = write_suite(tmp_path, SUITE.format(name=f"baseline-e2e-{os.getpid()}"))
+    suite = write_suite(tmp_path, SUITE.format(
+        name=f"baseline-e2e-{os.getpid()}", MEDIAN=MEDIAN, P95=P95))
     env = dict(os.environ, HARNESS_ROOT=str(PROJECT_ROOT), PYTHONPATH=str(PROJECT_ROOT),
                HARNESS_STATE_DIR=str(tmp_path / "state"))
     env.pop("HARNESS_PLUGINS", None)
@@ -59,17 +80,22 @@ def test_baseline_skipped_judged_then_failed_by_the_latency_fault(tmp_path: Path
     reports = [tmp_path / f"run{i}" for i in range(3)]
     faults = (NORMAL, NORMAL, SLOW)
     codes = [harness_run(suite, r, fault, env) for r, fault in zip(reports, faults, strict=True)]
-    first, second, third = (baseline_row(r) for r in reports)
-    assert first["status"] == "skipped" and "no passing run of suite" in str(first["reason"])
-    assert codes[0] == 0
-    run_2 = json.loads((reports[1] / "verdict.json").read_text())["run_id"]
-    assert second["status"] == "pass", second
+    runs = [json.loads((r / "verdict.json").read_text())["run_id"] for r in reports]
+    for name in (MEDIAN, P95_NAME):
+        first, second, third = (criterion_row(r, name) for r in reports)
+        assert first["status"] == "skipped" and "no passing run of suite" in str(first["reason"])
+        assert second["status"] == "pass", second
+        assert third["status"] == "fail" and float(str(third["observed"])) >= 600, third
+        baseline = third["baseline"]
+        assert isinstance(baseline, dict) and baseline["value"] is not None
+        assert f"baseline {float(baseline['value']):.4g} ms" in str(third["reason"])
     assert codes == [0, 0, 1]
-    baseline = third["baseline"]
-    assert isinstance(baseline, dict) and baseline["run_id"] == run_2
-    assert third["status"] == "fail" and float(str(third["observed"])) >= 400
-    assert f"run {run_2}" in str(third["reason"])
-    assert f"baseline {float(baseline['value']):.4g} ms" in str(third["reason"])
+    assert criterion_row(reports[2], MEDIAN)["baseline"]["run_id"] == runs[1]  # type: ignore[index]
+    pooled = criterion_row(reports[2], P95_NAME)["baseline"]
+    assert sorted(pooled["runs"]) == sorted(runs[:2])  # type: ignore[index]
+    assert f"run {runs[1]}" in str(criterion_row(reports[2], MEDIAN)["reason"])
+    for plain in ("p95 < 2s", "requests >= 20"):  # the slow build fails on its baselines only
+        assert criterion_row(reports[2], plain)["status"] == "pass"
     for report in reports:
         assert (report / "report.html").stat().st_size > 1_000_000
     history = subprocess.run([sys.executable, "-m", "harness", "history"], cwd=PROJECT_ROOT,
