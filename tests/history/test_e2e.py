@@ -41,16 +41,17 @@ stages:
           - "{MEDIAN}"
           - {{expr: "{P95}", baseline: {{median_of_last: 3}}}}
 """
-MEDIAN = "median < baseline * 1.10"
+MEDIAN = "median < baseline * 1.10 + 20ms"
 P95 = "p95 < baseline * 1.10 + 100ms"
 P95_NAME = f"{P95} [baseline: median of the last 3 passing runs]"
 # What two healthy runs of a few seconds agree on, on a shared 2-core machine: the platform
-# answers in a fixed 200 ms (mode=total), the users do not think (~90 requests a run, where
-# think time 1-3 s gave 10-12 and made p95 the single slowest request). At load 4.5-6 the
-# median of such runs stayed within 202-208 ms while p95 ranged 208-259 ms (CPU contention
-# delays a tail of requests by tens of ms), so the median is judged on a 10 % tolerance and
-# p95 on 10 % plus a 100 ms noise floor, against the median of the last passing runs. The
-# slow build answers in 600 ms: past both (a baseline p95 would have to exceed 454 ms).
+# answers in a fixed 200 ms (mode=total), the users do not think (~80 requests a run, where
+# think time 1-3 s gave 10-12 and made p95 the single slowest request). In 10 runs of this
+# test at load 2.7-7 the healthy runs' median stayed within 201-212 ms while their p95
+# ranged 206-322 ms (CPU contention delays a tail of requests by tens of ms; one pair moved
+# 232 -> 292 ms, +26 %), so the median is judged on 10 % plus 20 ms and p95 on 10 % plus a
+# 100 ms noise floor against the median of the last passing runs. The slow build answers in
+# 600 ms: past both (a baseline p95 would have to exceed 454 ms, a median 527 ms).
 NORMAL = "latency:dist=fixed,ms=200,mode=total"
 SLOW = "latency:dist=fixed,ms=600,mode=total"
 
