@@ -4,7 +4,12 @@ on every path: normal end, deadline, crash, cancellation (Ctrl-C).
 
 Children also get PR_SET_PDEATHSIG(SIGTERM) on Linux, so a harness that is
 killed with SIGKILL does not leave its tools running (they get SIGTERM and, for
-``chaos run`` with the ``always`` strategy, still roll back).
+``chaos run`` with the ``always`` strategy, still roll back). That is not enough on
+its own: what a child forks (Locust's ``--processes`` workers, gunicorn workers) does
+not inherit it, and a tool killed by it before it set its own handlers leaves its
+forks behind. So inside a run every child is also marked and its group recorded
+(:mod:`harness.run_processes`), and ``harness recover`` stops what a dead run left
+(:mod:`harness.orphans`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -20,13 +26,21 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.run_processes import child_env, record_spawn
+
 _PR_SET_PDEATHSIG = 1
 
 
-def _set_parent_death_signal() -> None:  # runs in the child, before exec
+def _set_parent_death_signal(parent_pid: int) -> None:  # runs in the child, before exec
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the harness died before the prctl: no signal
+            os._exit(1)  # will come, so do not start the tool at all
+
+
+def _parent_death_signal() -> functools.partial[None]:
+    return functools.partial(_set_parent_death_signal, os.getpid())
 
 
 @dataclass(frozen=True)
@@ -87,11 +101,13 @@ async def spawned(
             stdin=asyncio.subprocess.DEVNULL,
             stdout=out,
             stderr=err,
-            env=dict(env) if env is not None else None,
+            env=child_env(env),
             start_new_session=True,
-            preexec_fn=_set_parent_death_signal,
+            preexec_fn=_parent_death_signal(),
         )
         try:
+            # Recorded (fsynced) as the tool starts; its env holds the run's mark already.
+            await asyncio.shield(asyncio.to_thread(record_spawn, proc.pid, argv))
             yield proc
         finally:
             # Shielded: a cancelled step (Ctrl-C, deadline) still reaps its child.
@@ -137,16 +153,17 @@ def run_blocking(
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
-        env=dict(env) if env is not None else None,
+        env=child_env(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         errors="replace",
         start_new_session=True,
-        preexec_fn=_set_parent_death_signal,
+        preexec_fn=_parent_death_signal(),
     )
     try:
+        record_spawn(proc.pid, argv)
         out, err = proc.communicate(timeout=timeout_s)
         return proc.returncode, out, err
     except subprocess.TimeoutExpired:

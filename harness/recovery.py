@@ -1,13 +1,16 @@
 """Everything a killed run can leave behind, put right: what each stage left (chaos:
 the faults in its ledger) first, since reverting a fault switch needs its testbed
 still running, then testbeds whose harness run died, and platforms their launcher
-started, then the history store's record of such runs (as interrupted). Called by
+started, then every process such a run still has running (:mod:`harness.orphans`:
+marked with the run, or in a process group it recorded), then the history store's
+record of such runs (as interrupted). Called by
 ``harness recover`` and at the start of every run."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness.orphans import reap_dead_runs
 from harness.paths import project_root
 from harness.stages import all_stages
 from harness.targets.launcher import reap_orphaned_platforms
@@ -22,7 +25,7 @@ def recover_everything() -> list[str]:
     lines = [line for stage in all_stages() for line in stage.recover()]
     return [
         *lines, *reap_orphaned_testbeds(project_root()), *reap_orphaned_platforms(),
-        *recover_history(),
+        *reap_dead_runs(), *recover_history(),
     ]
 
 

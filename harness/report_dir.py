@@ -14,7 +14,9 @@
 4. It writes ``REPORT_DIR/in-progress.json`` (run id, pid, start time), removed by
    :meth:`ReportDirClaim.finish` once every report is written. A report directory with
    ``in-progress.json`` and no ``verdict.json`` is a run that is live or was killed.
-5. It marks the run live (:mod:`harness.live_runs`) for recovery in other runs.
+5. It marks the run live (:mod:`harness.live_runs`) for recovery in other runs, and
+   marks and records every child the run starts (:mod:`harness.run_processes`); what of
+   them still runs when the run ends is stopped before the run lets go of its lock.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from harness.live_runs import holding_run
+from harness.run_processes import owned_by
 from wholefile import write_atomically
 
 LOCK_NAME = ".harness-run.lock"
@@ -75,7 +78,7 @@ def claim_report_dir(path: Path, run_id: str) -> Iterator[ReportDirClaim]:
         _record_owner(lock_file, run_id)
         _move_earlier_run_aside(path)
         write_atomically(path / IN_PROGRESS_NAME, _owner_json(run_id))
-        with holding_run(run_id):
+        with holding_run(run_id), owned_by(run_id):
             yield ReportDirClaim(path, run_id)
     finally:
         lock_file.close()  # releases the flock

@@ -32,6 +32,7 @@ class FakeStep(JudgedStep):
     metrics: dict[str, float] = Field(default_factory=dict)
     pid_file: str | None = None
     ignore_term: bool = False
+    escape: bool = False  # leave processes behind as real tools do (see fake_tool.py)
     needs_file: str | None = None  # checked by ``check``, relative to the base dir
     mark_phase: Literal["baseline", "fault", "recovery"] | None = None
     wait_for_others: bool = False  # judge after the other steps of the stage ended
@@ -72,6 +73,8 @@ class FakeStage:
             argv += ["--pid-file", spec.pid_file]
         if spec.ignore_term:
             argv.append("--ignore-term")
+        if spec.escape:
+            argv.append("--escape")
         ctx.emit(StepProgressed(spec.name, f"starting fake tool ({spec.mode})"))
         stdout_path = ctx.artifact_dir / "tool.stdout"
         finished = await run_to_end(

@@ -3,6 +3,7 @@ reports written, Ctrl-C (SIGINT) and SIGTERM mid-run, no child process left."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -152,3 +153,74 @@ def test_invalid_suite_exits_2_before_anything_starts(tmp_path: Path, health_url
         in err.decode()
     assert not report.exists()
     assert b"Traceback" not in err
+
+
+def in_state(tmp_path: Path, health_url: str) -> dict[str, str]:
+    return dict(harness_env(health_url), HARNESS_STATE_DIR=str(tmp_path / "state"))
+
+
+def test_recover_stops_what_a_killed_run_left_however_it_escaped(
+    tmp_path: Path, health_url: str
+) -> None:
+    """SIGKILL: the tool dies by its parent-death signal, but its own child, a plain fork,
+    a daemon in its own session and an env-less group member outlive it; ``harness
+    recover`` finds each one (the run's mark, its recorded group) and stops it."""
+    pid_file = tmp_path / "pids"
+    path = suite(tmp_path, f"""
+      - {{name: hangs, kind: fake, mode: hang, escape: true, timeout: 60s,
+          pid_file: "{pid_file}", criteria: ["rps > 1"]}}
+""")
+    env = in_state(tmp_path, health_url)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--report-dir",
+                             str(tmp_path / "report")], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(pids_in(pid_file)) == 5, 30)
+    finally:
+        proc.kill()
+        proc.wait()
+    tool, *escaped = pids_in(pid_file)
+    try:
+        assert_gone([tool])  # by the parent-death signal; nothing kills the rest:
+        time.sleep(0.5)
+        assert all(psutil.pid_exists(pid) for pid in escaped), "nothing escaped: vacuous"
+        recovered = subprocess.run([sys.executable, "-m", "harness", "recover"],
+                                   cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                                   timeout=60)
+        assert recovered.returncode == 0, recovered.stderr
+        assert "4 stopped (its harness run was killed)" in recovered.stdout, recovered.stdout
+        assert_gone(escaped)
+    finally:
+        kill_all(escaped)
+    assert not list((tmp_path / "state" / "runs").glob("*.processes.jsonl"))
+    again = subprocess.run([sys.executable, "-m", "harness", "recover"], cwd=PROJECT_ROOT,
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert "nothing to recover" in again.stdout, again.stdout
+
+
+def test_a_run_that_ends_stops_what_its_tools_left(tmp_path: Path, health_url: str) -> None:
+    pid_file = tmp_path / "pids"
+    path = suite(tmp_path, f"""
+      - {{name: leaves, kind: fake, escape: true, pid_file: "{pid_file}",
+          metrics: {{rps: 5}}, criteria: ["rps > 1"]}}
+""")
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", str(path), "--report-dir",
+                           str(tmp_path / "report")], cwd=PROJECT_ROOT,
+                          env=in_state(tmp_path, health_url), capture_output=True, text=True,
+                          timeout=60)
+    try:
+        assert proc.returncode == 0, proc.stderr
+        assert_gone(pids_in(pid_file))
+        # the group went with the tool; the daemon in its own session is found by its mark
+        assert "1 stopped (left running at the end of the run)" in proc.stderr, proc.stderr
+    finally:
+        kill_all(pids_in(pid_file))
+
+
+def kill_all(pids: list[int]) -> None:
+    """A failing test leaves nothing behind either (only the fake tool's processes)."""
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            if "fake_tool.py" in " ".join(proc.cmdline()) or proc.name() == "sleep":
+                proc.kill()
