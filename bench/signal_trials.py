@@ -7,7 +7,9 @@ suite: every serving pod SIGSTOPped while Locust runs), sends one signal at a ra
 waits for the run to end, runs ``harness recover``, and counts:
 
 - processes: every process the run was seen to start (harness descendants, testbed services,
-  pods, Locust, ``chaos run``, verifiers) still alive, or still SIGSTOPped;
+  pods, Locust, ``chaos run``, verifiers, and anything carrying the run's mark in its
+  environment: what left the harness's tree by setsid or a double fork) still alive, or
+  still SIGSTOPped;
 - faults: ledger entries left; testbed leases left; testbed state dirs (tokens, live
   manifest) left in the state dir;
 - report: a ``verdict.json`` that says ``pass`` (no interrupted run may pass), a token in
@@ -74,6 +76,7 @@ class Trial:
     report_locked: bool = False
     recover_lines: int = 0
     load_avg_1m: float = 0.0
+    run_id: str = ""
 
     @property
     def leaks(self) -> int:
@@ -90,11 +93,17 @@ def harness_env(state: Path) -> dict[str, str]:
     return env
 
 
-def run_dirs(report: Path, state: Path) -> Path | None:
+def run_id_of(report: Path) -> str | None:
     with contextlib.suppress(OSError, ValueError, KeyError):
-        run_id = str(json.loads((report / "in-progress.json").read_text())["run_id"])
-        return state / "runs" / run_id / "testbed"
+        return str(json.loads((report / "in-progress.json").read_text())["run_id"])
     return None
+
+
+def marked(run_id: str, state: Path) -> set[int]:
+    """Processes whose environment carries the run's mark (``HARNESS_OWNER_RUN``)."""
+    value = f"{run_id}@{state.resolve()}"
+    return {p.pid for p in psutil.process_iter(["environ"])
+            if (p.info.get("environ") or {}).get("HARNESS_OWNER_RUN") == value}
 
 
 def census(report: Path, state: Path, harness_pid: int, tokens: set[str]) -> set[int]:
@@ -102,9 +111,11 @@ def census(report: Path, state: Path, harness_pid: int, tokens: set[str]) -> set
     pids: set[int] = set()
     with contextlib.suppress(psutil.Error):
         pids |= {p.pid for p in psutil.Process(harness_pid).children(recursive=True)}
-    testbed = run_dirs(report, state)
-    if testbed is None:
+    run_id = run_id_of(report)
+    if run_id is None:
         return pids
+    pids |= marked(run_id, state)
+    testbed = state / "runs" / run_id / "testbed"
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         data = json.loads((testbed / "manifest.json").read_text())
         pids |= {int(s["pid"]) for s in data["services"].values()}
@@ -146,6 +157,7 @@ def drive(trial: Trial, suite: Path, report: Path, state: Path) -> tuple[set[int
         seen |= census(report, state, proc.pid, tokens)
         time.sleep(0.2)
     seen |= census(report, state, proc.pid, tokens)
+    trial.run_id = run_id_of(report) or ""
     trial.ended_before_signal = proc.poll() is not None  # not a trial: say so
     with contextlib.suppress(ProcessLookupError):
         proc.send_signal(getattr(signal, trial.signal))
@@ -166,6 +178,9 @@ def judge(trial: Trial, report: Path, state: Path, seen: set[int], tokens: set[s
     trial.recover_lines = len([line for line in recovered.stdout.splitlines()
                                if not line.startswith("harness:")])
     time.sleep(1.0)  # a SIGKILL is delivered asynchronously
+    run_id = run_id_of(report) or trial.run_id
+    if run_id:
+        seen |= marked(run_id, state)  # also anything the census never saw before
     trial.seen_processes = len(seen)
     trial.processes_left, trial.stopped_left, trial.left_what = alive(seen)
     trial.ledger_left = len(list((state / "ledger").glob("*.json")))
