@@ -219,3 +219,16 @@ def reap_dead_runs(grace_s: float = GRACE_S) -> list[str]:
         _say(run_id, stopped, left, "its harness run was killed")
         for run_id, (stopped, left) in result.items()
     ]
+
+
+def live_processes() -> list[str]:
+    """One line per live run of this state dir with marked processes (left alone)."""
+    counts: dict[str, int] = {}
+    for item in _scan(state_dir()):
+        if item.marked_run is not None:
+            counts[item.marked_run] = counts.get(item.marked_run, 0) + 1
+    return [
+        f"left alone {count} process(es) of run {run_id}: it is still live"
+        for run_id, count in sorted(counts.items())
+        if run_is_live(run_id)
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.orphans import reap_dead_runs
+from harness.orphans import live_processes, reap_dead_runs
 from harness.paths import project_root
 from harness.stages import all_stages
 from harness.targets.launcher import reap_orphaned_platforms
@@ -37,4 +37,4 @@ def live_holdings() -> list[str]:
         live: Callable[[], list[str]] | None = getattr(stage, "live", None)
         if live is not None:
             lines.extend(live())
-    return [*lines, *live_testbeds()]
+    return [*lines, *live_testbeds(), *live_processes()]

@@ -15,6 +15,7 @@ import junitparser
 import psutil
 import pytest
 
+from harness.run_processes import OWNER_ENV, mark
 from tests.core.conftest import PROJECT_ROOT, write_suite
 from tests.core.test_engine import assert_gone
 from tests.report.browser import open_report
@@ -61,9 +62,25 @@ def processes_of(report: Path, harness_pid: int, state: Path) -> set[int]:
         for proc in psutil.process_iter(["cwd"]):
             if (proc.info.get("cwd") or "").startswith(marker):
                 pids.add(proc.pid)
+        pids |= marked_with(mark(testbed_dir.parent.name, state))
     # The report keeps the (redacted) manifest after tear-down: its pids are history, and
     # only those still running count.
     return {pid for pid in pids if _running(pid)}
+
+
+def marked_with(value: str) -> set[int]:
+    """Processes carrying a run's mark: also what left the harness's process tree."""
+    return {p.pid for p in psutil.process_iter(["environ"])
+            if (p.info.get("environ") or {}).get(OWNER_ENV) == value}
+
+
+def locust_workers(harness_pid: int) -> int:
+    """How many processes of a ``locust --processes`` run are below the harness."""
+    try:
+        children = psutil.Process(harness_pid).children(recursive=True)
+        return sum("locust" in " ".join(c.cmdline()) for c in children)
+    except psutil.Error:
+        return 0
 
 
 def _running(pid: int) -> bool:
@@ -151,18 +168,21 @@ def test_smoke_suite_passes_against_the_testbed(tmp_path: Path) -> None:
 
 
 def test_sigkill_leaves_no_secret_in_the_report_and_recover_cleans_up(tmp_path: Path) -> None:
+    """SIGKILL as Locust forks its workers (the moment that leaked: the master dies by its
+    parent-death SIGTERM before it has handlers, its forked workers live on); recover
+    stops the testbed and every process of the run (its mark, its recorded groups)."""
     report, state = tmp_path / "report", tmp_path / "state"
     proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state)
     seen: set[int] = set()
     tokens: set[str] = set()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 150
     try:
-        while not (report / "testbed" / "manifest.json").exists():
-            assert proc.poll() is None and time.monotonic() < deadline, "testbed never came up"
+        while locust_workers(proc.pid) < 3:  # master + 2 workers
+            assert proc.poll() is None and time.monotonic() < deadline, "locust never started"
             seen |= processes_of(report, proc.pid, state)
             tokens |= live_tokens(report, state)
-            time.sleep(0.2)
-        time.sleep(random.Random().uniform(0.0, 5.0))
+            time.sleep(0.05)
+        time.sleep(random.Random().uniform(0.0, 0.5))
         seen |= processes_of(report, proc.pid, state)
         tokens |= live_tokens(report, state)
     finally:
@@ -177,6 +197,9 @@ def test_sigkill_leaves_no_secret_in_the_report_and_recover_cleans_up(tmp_path: 
     assert "stopped (its harness run was killed)" in recovered.stdout
     assert_gone(sorted(seen), within_s=10)
     assert not list((state / "runs").glob("*/testbed"))  # tokens and live manifest deleted
+    assert not list((state / "runs").glob("*.processes.jsonl"))  # nothing left to find
+    run_id = json.loads((report / "in-progress.json").read_text())["run_id"]
+    assert not marked_with(mark(run_id, state)), "a process of the killed run survived"
 
 
 @pytest.mark.slow  # the same chain FAILs by a testbed fault in tests/prometheus/test_e2e.py

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from harness.live_runs import holding_run
-from harness.orphans import reap_dead_runs
+from harness.orphans import live_processes, reap_dead_runs
 from harness.process import spawned
 from harness.run_processes import OWNER_ENV, child_env, mark, owned_by, record_path
 from tests.core.test_engine import assert_gone, running
@@ -85,6 +85,7 @@ def test_a_dead_runs_processes_are_stopped_and_nothing_else(
         assert all(running(pid) for pid in (reused, unmarked, elsewhere, of_live))
         assert not record_path(dead).exists()
         assert reap_dead_runs(grace_s=1.0) == []  # idempotent
+        assert live_processes() == [f"left alone 1 process(es) of run {live}: it is still live"]
     # the live run ended (its lock is free): what it left is now a dead run's
     assert reap_dead_runs(grace_s=1.0) == [
         f"processes of run {live}: 1 stopped (its harness run was killed)"]
