@@ -194,6 +194,7 @@ def test_sigkill_leaves_no_secret_in_the_report_and_recover_cleans_up(tmp_path: 
     recovered = subprocess.run([sys.executable, "-m", "harness", "recover"], cwd=PROJECT_ROOT,
                                env=env, capture_output=True, text=True, timeout=120)
     assert recovered.returncode == 0, recovered.stderr
+    print(recovered.stdout)  # shown on failure: what recover found
     assert "stopped (its harness run was killed)" in recovered.stdout
     assert_gone(sorted(seen), within_s=10)
     assert not list((state / "runs").glob("*/testbed"))  # tokens and live manifest deleted
