@@ -143,12 +143,20 @@ def alive(pids: set[int]) -> tuple[list[int], list[int], list[str]]:
     return running, stopped, what
 
 
+def _default_signals() -> None:
+    """An ignored signal stays ignored across exec: a bench started in the background
+    (``cmd &``, nohup) has SIGINT ignored, and its runs would never see the SIGINT it
+    sends before they install handlers of their own (a run that "passed" a SIGINT)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def drive(trial: Trial, suite: Path, report: Path, state: Path) -> tuple[set[int], set[str]]:
     """Start the run, signal it at ``trial.moment_s``, wait for its end."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", str(suite), "--report-dir", str(report)],
         cwd=PROJECT_ROOT, env=harness_env(state),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_default_signals,
     )
     seen: set[int] = set()
     tokens: set[str] = set()
