@@ -75,6 +75,7 @@ class Trial:
     token_in_report: bool = False
     report_locked: bool = False
     recover_lines: int = 0
+    recover_said: list[str] = field(default_factory=list)
     load_avg_1m: float = 0.0
     run_id: str = ""
 
@@ -183,8 +184,9 @@ def judge(trial: Trial, report: Path, state: Path, seen: set[int], tokens: set[s
         [sys.executable, "-m", "harness", "recover"], cwd=PROJECT_ROOT, env=harness_env(state),
         capture_output=True, text=True, timeout=300,
     )
-    trial.recover_lines = len([line for line in recovered.stdout.splitlines()
-                               if not line.startswith("harness:")])
+    trial.recover_said = [line for line in recovered.stdout.splitlines()
+                          if not line.startswith("harness:")]
+    trial.recover_lines = len(trial.recover_said)
     time.sleep(1.0)  # a SIGKILL is delivered asynchronously
     run_id = run_id_of(report) or trial.run_id
     if run_id:
@@ -298,6 +300,9 @@ def main() -> int:
                   + (" ENDED BEFORE THE SIGNAL" if done.ended_before_signal else ""), flush=True)
             for line in done.left_what:
                 print(f"    left: {line}", flush=True)
+            for line in done.recover_said:
+                if line.startswith("processes of run"):
+                    print(f"    recover: {line}", flush=True)
     totals = report_totals(results)
     print(json.dumps(totals, indent=2))
     out = PROJECT_ROOT / "bench" / "results" / "signal_trials.json"
