@@ -19,15 +19,14 @@ without any artifact, which is all a registry contract needs.
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from harness.contract.states import StateSetupError, StateValues
+from harness.contract.state_calls import StateSetupError, StateValues, json_call, set_up
 
 API = "/api/2.0/mlflow"
 PLACEHOLDER_SOURCE = "s3://harness-provider-state/no-artifact"
@@ -42,28 +41,8 @@ class MlflowApi:
     timeout_s: float = 10.0
 
     def call(self, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
-        parts = urlsplit(self.base_url)
-        conn_cls = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
-        conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=self.timeout_s)
-        headers = {**self.headers, "Accept": "application/json"}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        try:
-            conn.request(method, parts.path.rstrip("/") + API + path, body=payload, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-        except OSError as exc:
-            raise StateSetupError(f"{method} {API}{path}: MLflow unreachable ({exc})") from None
-        finally:
-            conn.close()
-        try:
-            return response.status, json.loads(data) if data else None
-        except ValueError:
-            return response.status, data.decode(errors="replace")[:200]
+        return json_call(self.base_url, method, API + path, headers=self.headers, body=body,
+                         timeout_s=self.timeout_s, service="MLflow")  # fmt: skip
 
     def required(self, method: str, path: str, body: object | None = None) -> Any:
         status, answer = self.call(method, path, body)
@@ -129,11 +108,7 @@ class MlflowStates:
             return f"{self.prefix}-{self._count}-{name or 'model'}"[:200]
 
     def setup(self, state: str, params: Mapping[str, Any]) -> StateValues:
-        handler = self._handlers().get(state)
-        if handler is None:
-            known = ", ".join(sorted(self._handlers()))
-            raise StateSetupError(f"unknown provider state {state!r} (known: {known})")
-        return handler(params)
+        return set_up(self._handlers(), state, params)
 
     def teardown(self, state: str, params: Mapping[str, Any], values: StateValues) -> None:
         """Nothing now: names are unique per setup, and deleting under the verifier's

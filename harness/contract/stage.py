@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import harness
 from harness.contract.broker import BrokerError
 from harness.contract.broker_flow import (
     BrokerPacts,
@@ -46,13 +45,12 @@ from harness.contract.spec import BROKER_TOKEN_ENV, BROKER_URL_ENV, ContractStep
 from harness.contract.state_sources import crash_sweeper
 from harness.events import StepProgressed
 from harness.outcome import CriterionResult, StepOutcome, error_outcome, judged
-from harness.process import run_to_end
 from harness.runner import Problem, StepContext
 from harness.status import Status
+from harness.step_child import child_pythonpath, child_timeout_s, run_child
 from harness.target import Service, Target
 
 VERIFIER_PYTHON_ENV = "HARNESS_PACT_VERIFIER_PYTHON"
-_HARNESS_ROOT = Path(harness.__file__).resolve().parent.parent
 _SCOPE_ORDER: dict[Scope | None, int] = {"read": 0, "write": 1, "admin": 2, None: 3}
 
 
@@ -85,18 +83,6 @@ def run_prefix(run_id: str) -> str:
     """Names of models the provider states create: unique per run, easy to spot."""
     safe = re.sub(r"[^A-Za-z0-9]", "", run_id)[-12:] or "run"
     return f"harness-{safe}-{uuid.uuid4().hex[:6]}"
-
-
-def redact_file(path: Path, secrets: Sequence[str]) -> None:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return
-    cleaned = text
-    for secret in sorted(secrets, key=len, reverse=True):
-        cleaned = cleaned.replace(secret, "***")
-    if cleaned != text:
-        path.write_text(cleaned, encoding="utf-8")
 
 
 async def sweep_after_crash(
@@ -330,15 +316,7 @@ def _verifier_env(
             "PACT_DO_NOT_TRACK": "true",
             TOKENS_ENV: json.dumps(token_map),
             HEADERS_ENV: json.dumps(dict(prepared.service.headers)),
-            "PYTHONPATH": os.pathsep.join(
-                dict.fromkeys(
-                    [
-                        str(_HARNESS_ROOT),
-                        str(ctx.base_dir),
-                        *filter(None, [os.environ.get("PYTHONPATH")]),
-                    ]
-                )
-            ),
+            "PYTHONPATH": child_pythonpath(ctx.base_dir),
         }
     )
     if ctx.target.manifest_path is not None:
@@ -352,29 +330,22 @@ async def _verify(ctx: StepContext, step: _Step, prepared: _Prepared) -> str:
     plan, interactions = prepared.plan, prepared.selection.interactions
     env, secrets, token_map = _verifier_env(ctx, step, prepared)
     headers = dict(prepared.service.headers)
-    timeout_s = max(1.0, min(step.spec.timeout, ctx.deadline_s) - 2.0)
+    timeout_s = child_timeout_s(step.spec.timeout, ctx.deadline_s)
     argv = [verifier_python(), "-m", "harness.contract.verifier"]
     argv += [str(prepared.plan_path), str(prepared.results_path)]
     try:
-        finished = await run_to_end(
-            argv,
-            cwd=ctx.work_dir,
-            stdout_path=prepared.stdout_path,
-            stderr_path=prepared.stderr_path,
-            timeout_s=timeout_s,
-            env=env,
-            grace_s=2.0,
-        )
+        # The child masks secrets in its results itself (leaving pact descriptions
+        # intact); the raw output streams are masked here.
+        finished = await run_child(
+            argv, cwd=ctx.work_dir, stdout_path=prepared.stdout_path,
+            stderr_path=prepared.stderr_path, timeout_s=timeout_s, env=env, secrets=secrets,
+            redact=(prepared.stdout_path, prepared.stderr_path),
+        )  # fmt: skip
     except asyncio.CancelledError:
         # Cancelled (Ctrl-C, engine deadline): the child was reaped before it could
         # clean up; remove the run's test data, then let the cancellation go on.
         await asyncio.shield(sweep_after_crash(plan, interactions, token_map, headers))
         raise
-    finally:
-        # The child masks secrets in its results itself (leaving pact descriptions
-        # intact); the raw output streams are masked here.
-        for path in (prepared.stdout_path, prepared.stderr_path):
-            redact_file(path, secrets)
     outputs = (prepared.results_path, prepared.stdout_path, prepared.stderr_path)
     step.artifacts += [p for p in outputs if p.exists()]
     if not finished.timed_out and finished.returncode == 0:

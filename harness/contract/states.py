@@ -21,16 +21,23 @@ Stdlib only (``http.client``): the child must start fast.
 
 from __future__ import annotations
 
-import http.client
 import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-StateValues = dict[str, Any]
+from harness.contract.state_calls import StateSetupError, StateValues, json_call, set_up
+
+__all__ = [
+    "RegistryApi",
+    "RegistryStates",
+    "StateHandler",
+    "StateServer",
+    "StateSetupError",
+    "StateValues",
+]
 
 
 class StateHandler(Protocol):
@@ -44,10 +51,6 @@ class StateHandler(Protocol):
     def remove_all(self) -> list[str]: ...
 
 
-class StateSetupError(Exception):
-    """A provider state that cannot be set up; the message says why."""
-
-
 @dataclass
 class RegistryApi:
     """The few registry calls the states need, over one base URL with the write token."""
@@ -57,30 +60,9 @@ class RegistryApi:
     timeout_s: float = 5.0
 
     def call(self, method: str, path: str, body: object | None = None) -> tuple[int, Any]:
-        parts = urlsplit(self.base_url)
-        conn_cls = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
-        conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=self.timeout_s)
-        headers = {"Authorization": f"Bearer {self.write_token}", "Accept": "application/json"}
-        payload = None
-        if body is not None:
-            payload = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        prefix = parts.path.rstrip("/")
-        try:
-            conn.request(method, prefix + path, body=payload, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-        except OSError as exc:
-            raise StateSetupError(f"{method} {path}: registry unreachable ({exc})") from None
-        finally:
-            conn.close()
-        try:
-            parsed = json.loads(data) if data else None
-        except ValueError:
-            parsed = data.decode(errors="replace")[:200]
-        return response.status, parsed
+        headers = {"Authorization": f"Bearer {self.write_token}"}
+        return json_call(self.base_url, method, path, headers=headers, body=body,
+                         timeout_s=self.timeout_s, service="registry")  # fmt: skip
 
     def register(
         self, name: str, version: str, framework: str, metrics: Mapping[str, float] | None = None
@@ -156,11 +138,7 @@ class RegistryStates:
         return f"{self.prefix}-{base}"[:128]
 
     def setup(self, state: str, params: Mapping[str, Any]) -> StateValues:
-        handler = self._handlers().get(state)
-        if handler is None:
-            known = ", ".join(sorted(self._handlers()))
-            raise StateSetupError(f"unknown provider state {state!r} (known: {known})")
-        return handler(params)
+        return set_up(self._handlers(), state, params)
 
     def teardown(self, state: str, params: Mapping[str, Any], values: StateValues) -> None:
         ids = [v for k, v in values.items() if k.endswith("model_id") and isinstance(v, int)]

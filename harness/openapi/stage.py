@@ -17,19 +17,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-import harness
 from harness.events import StepProgressed
 from harness.openapi.judge import expected_checks, judge
 from harness.openapi.plan import TOKENS_ENV, DrivePlan
 from harness.openapi.results import Results, ResultsError, read_results
 from harness.openapi.spec import ApiStep
 from harness.outcome import CriterionResult, StepOutcome, error_outcome, judged
-from harness.process import run_to_end
 from harness.runner import Problem, StepContext
 from harness.status import Status
+from harness.step_child import child_pythonpath, child_timeout_s, run_child
 from harness.target import Target
-
-_HARNESS_ROOT = Path(harness.__file__).resolve().parent.parent
 
 
 def service_url(spec: ApiStep, target: Target) -> str:
@@ -48,18 +45,6 @@ def openapi_location(spec: ApiStep, base_url: str, base_dir: Path) -> str:
     if where.startswith("/") and not Path(where).is_file():
         return base_url.rstrip("/") + where
     return str((base_dir / where).resolve())
-
-
-def redact_file(path: Path, secrets: list[str]) -> None:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return
-    cleaned = text
-    for secret in sorted(secrets, key=len, reverse=True):
-        cleaned = cleaned.replace(secret, "***")
-    if cleaned != text:
-        path.write_text(cleaned, encoding="utf-8")
 
 
 class ApiStage:
@@ -104,23 +89,18 @@ class ApiStage:
             TOKENS_ENV: json.dumps(
                 {"read": tokens.read, "write": tokens.write, "admin": tokens.admin}
             ),
-            "PYTHONPATH": os.pathsep.join(
-                [str(_HARNESS_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-            ),
+            "PYTHONPATH": child_pythonpath(),
         }
         ctx.emit(
             StepProgressed(step=spec.name, message=f"api checks of {spec.service} at {base_url}")
         )
-        timeout_s = max(1.0, min(spec.timeout, ctx.deadline_s) - 2.0)
-        try:
-            finished = await run_to_end(
-                [sys.executable, "-m", "harness.openapi.driver", str(plan_path), str(results_path)],
-                cwd=ctx.work_dir, stdout_path=stdout_path, stderr_path=stderr_path,
-                timeout_s=timeout_s, env=env, grace_s=2.0,
-            )  # fmt: skip
-        finally:
-            for path in (stdout_path, stderr_path, results_path):
-                redact_file(path, secrets)
+        timeout_s = child_timeout_s(spec.timeout, ctx.deadline_s)
+        finished = await run_child(
+            [sys.executable, "-m", "harness.openapi.driver", str(plan_path), str(results_path)],
+            cwd=ctx.work_dir, stdout_path=stdout_path, stderr_path=stderr_path,
+            timeout_s=timeout_s, env=env, secrets=secrets,
+            redact=(stdout_path, stderr_path, results_path),
+        )  # fmt: skip
         artifacts = tuple(
             p for p in (plan_path, results_path, stdout_path, stderr_path) if p.exists()
         )

@@ -3,24 +3,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import time
 from typing import Any
 
-import psutil
-
+from harness.chaos.driver import pod_signals
 from harness.chaos.driver.own import revert_own
-from harness.chaos.driver.testbed import (
-    FaultError,
-    current_manifest,
-    fault_injected,
-    manifest_path,
-    select_pods,
-)
-from harness.chaos.ledger import new_record, write_record
-from harness.chaos.recovery import is_stopped, live_process
+from harness.chaos.driver.testbed import current_manifest, manifest_path, select_pods
+from harness.chaos.ledger import new_record
 
 
 def terminate_pods(
@@ -49,20 +38,9 @@ def terminate_pods(
         expected_replicas=manifest.services.serving.replicas,
         manifest_path=str(manifest_path()),
     )
-    write_record(record)
     first = signal.SIGKILL if grace_period == 0 else signal.SIGTERM
-    for pod in pods:
-        if live_process(pod.ref) is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pod.pid, first)
     wait_s = grace_period if grace_period > 0 else 10.0
-    procs = [p for p in (live_process(pod.ref) for pod in pods) if p is not None]
-    _, alive = psutil.wait_procs(procs, timeout=wait_s)
-    for proc in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    fault_injected("pod-kill", names, record.id)
-    return [{"name": p.name, "pid": p.pid} for p in pods]
+    return pod_signals.inject(record, pods, lambda: pod_signals.kill(pods, first, wait_s))
 
 
 def freeze_pods(
@@ -86,21 +64,7 @@ def freeze_pods(
     record = new_record(
         "freeze", names, processes=[p.ref for p in pods], manifest_path=str(manifest_path())
     )
-    write_record(record)
-    for pod in pods:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pod.pid, signal.SIGSTOP)
-    deadline = time.monotonic() + 2.0
-    while not all_stopped(pods) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not all_stopped(pods):
-        raise FaultError(f"pods {names} did not stop")
-    fault_injected("freeze", names, record.id)
-    return [{"name": p.name, "pid": p.pid} for p in pods]
-
-
-def all_stopped(pods: list[Any]) -> bool:
-    return all(is_stopped(p.ref) for p in pods if live_process(p.ref) is not None)
+    return pod_signals.inject(record, pods, lambda: pod_signals.freeze(pods, names))
 
 
 def resume_pods(label_selector: str | None = None, ns: str = "default") -> list[str]:

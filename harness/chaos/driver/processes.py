@@ -13,7 +13,6 @@ outside the group's selection is refused, every fault goes to the ledger first, 
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import signal
 import time
@@ -22,10 +21,11 @@ from typing import Any
 import httpx
 import psutil
 
+from harness.chaos.driver import pod_signals
 from harness.chaos.driver.own import revert_own
 from harness.chaos.driver.stress import check_burners, start_burners
-from harness.chaos.driver.testbed import FaultError, fault_injected
-from harness.chaos.ledger import new_record, write_record
+from harness.chaos.driver.testbed import FaultError
+from harness.chaos.ledger import new_record
 from harness.chaos.local_pods import (
     LocalPod,
     LocalPodsError,
@@ -33,7 +33,6 @@ from harness.chaos.local_pods import (
     live_pods,
     within_selection,
 )
-from harness.chaos.recovery import is_stopped, live_process
 
 HTTP_TIMEOUT_S = 2.0
 
@@ -41,8 +40,17 @@ HTTP_TIMEOUT_S = 2.0
 def _pick(
     group: str, qty: int, rand: bool, all: bool, pids: list[int] | None
 ) -> tuple[list[LocalPod], int, str]:
-    """(chosen pods, pods found, declarations file). Refuses an undeclared group, a pid
-    outside the selection, and an empty pick."""
+    """(chosen pods, pods found, declarations file). Refuses (FaultError) an undeclared
+    group, a pid outside the selection, and an empty pick."""
+    try:
+        return _select(group, qty, rand, all, pids)
+    except LocalPodsError as exc:
+        raise FaultError(str(exc)) from None
+
+
+def _select(
+    group: str, qty: int, rand: bool, all: bool, pids: list[int] | None
+) -> tuple[list[LocalPod], int, str]:
     declared, path = current_local_processes()
     spec = declared.group(group)
     pods = live_pods(spec)
@@ -69,10 +77,7 @@ def kill_process_pods(
 ) -> list[dict[str, Any]]:
     """Kill ``qty`` pods of ``group`` (``grace_period`` 0: SIGKILL; > 0: SIGTERM, then
     SIGKILL after that many seconds). Returns the killed pods."""
-    try:
-        pods, found, path = _pick(group, qty, rand, False, pids)
-    except LocalPodsError as exc:
-        raise FaultError(str(exc)) from None
+    pods, found, path = _pick(group, qty, rand, False, pids)
     spec = current_local_processes()[0].group(group)
     names = ",".join(p.name for p in pods)
     record = new_record(
@@ -82,19 +87,9 @@ def kill_process_pods(
         expected_replicas=spec.replicas or found,
         extra={"local_group": group, "local_processes": path},
     )
-    write_record(record)
     first = signal.SIGKILL if grace_period <= 0 else signal.SIGTERM
-    for pod in pods:
-        if live_process(pod.ref) is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pod.pid, first)
-    procs = [p for p in (live_process(pod.ref) for pod in pods) if p is not None]
-    _, alive = psutil.wait_procs(procs, timeout=max(grace_period, 0) or 5.0)
-    for proc in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            proc.kill()
-    fault_injected("pod-kill", names, record.id)
-    return [{"name": p.name, "pid": p.pid} for p in pods]
+    wait_s = max(grace_period, 0) or 5.0
+    return pod_signals.inject(record, pods, lambda: pod_signals.kill(pods, first, wait_s))
 
 
 def freeze_process_pods(
@@ -105,27 +100,10 @@ def freeze_process_pods(
     pids: list[int] | None = None,
 ) -> list[dict[str, Any]]:
     """SIGSTOP pods of ``group``; reverted by :func:`resume_process_pods` (and recover)."""
-    try:
-        pods, _, _ = _pick(group, qty, rand, all, pids)
-    except LocalPodsError as exc:
-        raise FaultError(str(exc)) from None
+    pods, _, _ = _pick(group, qty, rand, all, pids)
     names = ",".join(p.name for p in pods)
     record = new_record("freeze", names, processes=[p.ref for p in pods])
-    write_record(record)
-    for pod in pods:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pod.pid, signal.SIGSTOP)
-    deadline = time.monotonic() + 2.0
-    while not _all_stopped(pods) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    if not _all_stopped(pods):
-        raise FaultError(f"pods {names} did not stop")
-    fault_injected("freeze", names, record.id)
-    return [{"name": p.name, "pid": p.pid} for p in pods]
-
-
-def _all_stopped(pods: list[LocalPod]) -> bool:
-    return all(is_stopped(p.ref) for p in pods if live_process(p.ref) is not None)
+    return pod_signals.inject(record, pods, lambda: pod_signals.freeze(pods, names))
 
 
 def resume_process_pods(group: str = "") -> list[str]:
@@ -138,10 +116,7 @@ def stress_cpu_beside(
 ) -> list[int]:
     """CPU burners pinned to the CPUs the group's pods may run on, for ``duration``."""
     duration_s = check_burners(duration, workers, load)
-    try:
-        pods, _, _ = _pick(group, 1, False, True, None)
-    except LocalPodsError as exc:
-        raise FaultError(str(exc)) from None
+    pods, _, _ = _pick(group, 1, False, True, None)
     cpus: set[int] = set()
     for pod in pods:
         with contextlib.suppress(psutil.NoSuchProcess):
