@@ -15,7 +15,9 @@ waits for the run to end, runs ``harness recover``, and counts:
 - report: a ``verdict.json`` that says ``pass`` (no interrupted run may pass), a token in
   any report file, a report dir still locked.
 
-Run: ``.venv/bin/python bench/signal_trials.py [--trials 21] [--seed 1] [--max-moment 60]``.
+Run: ``.venv/bin/python bench/signal_trials.py [--trials 21] [--seed 1] [--max-moment 60]``;
+``--after-locust --min-moment 0 --max-moment 1`` aims at the window that leaked (Locust's
+master killed by its parent-death SIGTERM as it forks its workers: the workers lived on).
 It prints one line per trial, the census totals and the load average beside each figure,
 and saves JSON under ``bench/results/``.
 """
@@ -78,6 +80,8 @@ class Trial:
     recover_said: list[str] = field(default_factory=list)
     load_avg_1m: float = 0.0
     run_id: str = ""
+    after_locust: bool = False  # moment_s counts from Locust's workers forking
+    locust_at_s: float | None = None
 
     @property
     def leaks(self) -> int:
@@ -152,6 +156,14 @@ def _default_signals() -> None:
         signal.signal(sig, signal.SIG_DFL)
 
 
+def locust_processes(harness_pid: int) -> int:
+    """Locust master + its forked workers below the harness."""
+    with contextlib.suppress(psutil.Error):
+        children = psutil.Process(harness_pid).children(recursive=True)
+        return sum("locust" in " ".join(c.cmdline()) for c in children)
+    return 0
+
+
 def drive(trial: Trial, suite: Path, report: Path, state: Path) -> tuple[set[int], set[str]]:
     """Start the run, signal it at ``trial.moment_s``, wait for its end."""
     proc = subprocess.Popen(
@@ -162,6 +174,14 @@ def drive(trial: Trial, suite: Path, report: Path, state: Path) -> tuple[set[int
     seen: set[int] = set()
     tokens: set[str] = set()
     started = time.monotonic()
+    if trial.after_locust:  # the window that leaked: the master dies as it forks
+        while proc.poll() is None and locust_processes(proc.pid) < 3:
+            if time.monotonic() - started > 180:
+                break
+            seen |= census(report, state, proc.pid, tokens)
+            time.sleep(0.05)
+        trial.locust_at_s = round(time.monotonic() - started, 1)
+        started = time.monotonic()
     while proc.poll() is None and time.monotonic() - started < trial.moment_s:
         seen |= census(report, state, proc.pid, tokens)
         time.sleep(0.2)
@@ -236,7 +256,8 @@ def run_trial(trial: Trial, suite: Path, root: Path) -> Trial:
 
 
 def plan(
-    trials: int, seed: int, moments_s: tuple[float, float], root: Path, only: str | None
+    trials: int, seed: int, moments_s: tuple[float, float], root: Path, only: str | None,
+    after_locust: bool = False,
 ) -> list[tuple[Trial, Path]]:
     rng = random.Random(seed)
     freeze = root / "freeze.yaml"
@@ -249,7 +270,8 @@ def plan(
     for index, sig in enumerate(signals):
         suite = smoke if index % 2 == 0 else freeze
         moment = round(rng.uniform(*moments_s), 1)
-        planned.append((Trial(index, suite.stem, sig.name, moment), suite))
+        planned.append((Trial(index, suite.stem, sig.name, moment, after_locust=after_locust),
+                        suite))
     return planned
 
 
@@ -285,11 +307,13 @@ def main() -> int:
     parser.add_argument("--max-moment", type=float, default=60.0, help="latest signal, s")
     parser.add_argument("--min-moment", type=float, default=0.5, help="earliest signal, s")
     parser.add_argument("--only", choices=[s.name for s in SIGNALS], default=None)
+    parser.add_argument("--after-locust", action="store_true",
+                        help="moments count from Locust forking its workers (the leak window)")
     args = parser.parse_args()
     results: list[Trial] = []
     with tempfile.TemporaryDirectory(prefix="signal-trials-") as tmp:
         planned = plan(args.trials, args.seed, (args.min_moment, args.max_moment), Path(tmp),
-                       args.only)
+                       args.only, args.after_locust)
         for trial, suite in planned:
             done = run_trial(trial, suite, Path(tmp))
             results.append(done)
@@ -297,6 +321,7 @@ def main() -> int:
                   f" s: exit {done.exit_code}, verdict {done.verdict:6s}, seen "
                   f"{done.seen_processes:3d} processes, recover {done.recover_lines} line(s),"
                   f" leaks {done.leaks} (load {done.load_avg_1m:.1f})"
+                  + (f" [locust forked at {done.locust_at_s} s]" if done.after_locust else "")
                   + (" ENDED BEFORE THE SIGNAL" if done.ended_before_signal else ""), flush=True)
             for line in done.left_what:
                 print(f"    left: {line}", flush=True)
