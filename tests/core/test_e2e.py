@@ -171,8 +171,18 @@ def test_sigkill_leaves_no_secret_in_the_report_and_recover_cleans_up(tmp_path: 
     """SIGKILL as Locust forks its workers (the moment that leaked: the master dies by its
     parent-death SIGTERM before it has handlers, its forked workers live on); recover
     stops the testbed and every process of the run (its mark, its recorded groups)."""
+    path = write_suite(tmp_path, """
+name: killed-under-load
+target: {kind: local, testbed: {replicas: 1}}
+stages:
+  - name: inference
+    steps:
+      - {name: inference-load, kind: load, locustfile: loadtests/inference.py,
+         user_classes: [InferenceUser], users: 5, spawn_rate: 5, duration: 30s, timeout: 1m,
+         criteria: ["requests >= 5"]}
+""")  # Locust right after the testbed: no contract steps to wait through
     report, state = tmp_path / "report", tmp_path / "state"
-    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state)
+    proc = harness(["run", str(path), "--report-dir", str(report)], state)
     seen: set[int] = set()
     tokens: set[str] = set()
     deadline = time.monotonic() + 150
