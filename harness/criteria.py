@@ -70,6 +70,16 @@ METRICS: dict[str, UnitKind] = {
     "wrong_answer_rate": "rate",  # checked answers that were wrong (harness.load.ml)
     "crossover_count": "number",  # answers that belonged to another request's input
     "version_skew": "rate",  # answers not on the expected model version
+    # chaos steps: what clients saw during the experiment (harness.chaos.answers)
+    "rollout_time": "duration",  # mixed-version window of a model rollout
+    "skew_outside_rollout": "rate",  # answers off their side's version outside the window
+    "version_flips": "number",
+    "old_version_replicas": "number",
+    "not_ready_answers": "number",  # 503 not_ready from a pod that said it was ready
+    "cold_start_s": "duration",  # kill (or boot) to the new pod's first correct answer
+    "time_to_ready_s": "duration",
+    "answer_errors": "number",
+    "wrong_answers": "number",
 }
 """Metric names beside the percentiles ``p50``, ``p95``, ``p99.9``, ... (all latencies)."""
 

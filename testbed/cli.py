@@ -239,7 +239,11 @@ async def _launch(
         )  # fmt: skip
         started.append(orchestrator)
         serving: ServingDeployment = start_serving(
-            state_dir, port=serving_port, replicas=options.replicas, tokens_file=tokens_file
+            state_dir,
+            port=serving_port,
+            replicas=options.replicas,
+            tokens_file=tokens_file,
+            registry_url=registry_url,
         )
         started.append(serving.process)
         # Written before the wait: an `up` killed from here on still leaves a manifest that

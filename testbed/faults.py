@@ -16,6 +16,11 @@ Serving faults (applied to ``/predict`` and ``/model-info`` of every replica at 
   ``rate`` of the requests: a model that is up, fast and wrong)
 - ``crossed-answers`` (each replica answers a ``/predict`` with the answer it computed for
   the request before: request A gets B's prediction and echoed ``id``)
+- ``old-version-kept`` (a rollout replaces every replica but one, and reports done)
+- ``serve-before-ready[:seconds=3]`` (a replica that boots says ready and takes traffic at once,
+  but loads its model only ``seconds`` later: it answers 503 meanwhile)
+- ``slow-cold-start[:seconds=8]`` (a replica that boots waits ``seconds`` before loading its
+  model, as if fetching the artifact were slow; it takes no traffic meanwhile)
 
 Registry faults (passed through to ``python -m testbed.registry --fault NAME``):
 ``registry-rename-field``, ``registry-retype-field``, ``registry-wrong-status``,
@@ -52,6 +57,7 @@ REGISTRY_FAULT_NAMES: tuple[str, ...] = (
 SERVING_FAULT_NAMES: tuple[str, ...] = (
     "latency", "errors", "stall", "fragile", "no-rate-limit", "metric-renamed",
     "wrong-answers", "crossed-answers",
+    "old-version-kept", "serve-before-ready", "slow-cold-start",
 )  # fmt: skip
 FAULT_STATE_SCHEMA = "testbed.serving-faults/1"
 
@@ -184,6 +190,40 @@ class CrossedAnswersFault:
 
 
 @dataclass(frozen=True)
+class OldVersionKeptFault:
+    """A rollout replaces every replica but the last one, and reports itself done."""
+
+    name: Literal["old-version-kept"] = field(default="old-version-kept", init=False)
+
+    def to_spec(self) -> str:
+        return "old-version-kept"
+
+
+@dataclass(frozen=True)
+class ServeBeforeReadyFault:
+    """A booting replica says ready at once and loads its model ``seconds`` later."""
+
+    seconds: float = 3.0
+
+    name: Literal["serve-before-ready"] = field(default="serve-before-ready", init=False)
+
+    def to_spec(self) -> str:
+        return f"serve-before-ready:seconds={_num(self.seconds)}"
+
+
+@dataclass(frozen=True)
+class SlowColdStartFault:
+    """A booting replica waits ``seconds`` before it loads its model (a slow artifact fetch)."""
+
+    seconds: float = 8.0
+
+    name: Literal["slow-cold-start"] = field(default="slow-cold-start", init=False)
+
+    def to_spec(self) -> str:
+        return f"slow-cold-start:seconds={_num(self.seconds)}"
+
+
+@dataclass(frozen=True)
 class RegistryFault:
     """A registry fault, passed through to the registry process at ``up``."""
 
@@ -194,8 +234,17 @@ class RegistryFault:
 
 
 ServingFault = (
-    LatencyFault | ErrorFault | StallFault | FragileFault | NoRateLimitFault | MetricRenamedFault
-    | WrongAnswersFault | CrossedAnswersFault
+    LatencyFault
+    | ErrorFault
+    | StallFault
+    | FragileFault
+    | NoRateLimitFault
+    | MetricRenamedFault
+    | WrongAnswersFault
+    | CrossedAnswersFault
+    | OldVersionKeptFault
+    | ServeBeforeReadyFault
+    | SlowColdStartFault
 )
 Fault = ServingFault | RegistryFault
 
@@ -297,6 +346,17 @@ def _parse_errors(spec: str, params: dict[str, str]) -> ErrorFault:
     return ErrorFault(rate=rate, status=status)
 
 
+def _parse_boot_delay(
+    spec: str, name: str, params: dict[str, str]
+) -> ServeBeforeReadyFault | SlowColdStartFault:
+    _refuse_extra(spec, params, ("seconds",))
+    if name == "serve-before-ready":
+        seconds = _number(spec, params, "seconds") if params else 3.0
+        return ServeBeforeReadyFault(seconds=seconds)
+    seconds = _number(spec, params, "seconds") if params else 8.0
+    return SlowColdStartFault(seconds=seconds)
+
+
 def parse_fault_spec(spec: str) -> Fault:
     """Parse one ``--fault`` spec; raise FaultSpecError naming the bad part."""
     name, sep, rest = spec.strip().partition(":")
@@ -333,6 +393,11 @@ def parse_fault_spec(spec: str) -> Fault:
     if name == "crossed-answers":
         _refuse_extra(spec, params, ())
         return CrossedAnswersFault()
+    if name == "old-version-kept":
+        _refuse_extra(spec, params, ())
+        return OldVersionKeptFault()
+    if name in ("serve-before-ready", "slow-cold-start"):
+        return _parse_boot_delay(spec, name, params)
     known = ", ".join((*SERVING_FAULT_NAMES, *REGISTRY_FAULT_NAMES))
     raise FaultSpecError(f"fault {spec!r}: unknown fault name {name!r} (known: {known})")
 
@@ -370,6 +435,14 @@ class FaultState:
     @property
     def fragile(self) -> bool:
         return self.find("fragile") is not None
+
+    def boot_delay_s(self, name: Literal["serve-before-ready", "slow-cold-start"]) -> float:
+        """Seconds a booting replica waits before loading its model under fault ``name``
+        (0 when it is off)."""
+        fault = self.find(name)
+        if isinstance(fault, ServeBeforeReadyFault | SlowColdStartFault):
+            return fault.seconds
+        return 0.0
 
     def stall_until(self) -> float:
         """Epoch second until which arriving requests are held (0 when no stall)."""

@@ -16,6 +16,10 @@ Kinds and what reverting means (see :mod:`harness.chaos.recovery`):
 - ``kube-object``: a Chaos Mesh object (context, namespace, kind, name in ``extra``) ->
   delete it; a 404 counts as done (:mod:`harness.chaos.kube.objects`).
 - ``kube-ballast``: a file written into pods with exec -> ``rm`` it in each pod still there.
+- ``model-rollout``: a version promoted in the registry, rolled out by serving -> never leave
+  serving half-rolled: a finished rollout (every replica on the new version) stays; otherwise
+  the previous version is promoted back and every replica is brought onto it
+  (:mod:`harness.chaos.driver.rollout`).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ FaultKind = Literal[
     "pod-kill",
     "kube-object",
     "kube-ballast",
+    "model-rollout",
 ]
 FAULT_KINDS: tuple[FaultKind, ...] = (
     "freeze",
@@ -52,6 +57,7 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     "pod-kill",
     "kube-object",
     "kube-ballast",
+    "model-rollout",
 )
 
 

@@ -268,7 +268,15 @@ REVERTERS: dict[str, Callable[[FaultRecord], Reverted]] = {
     "pod-kill": check_replicas,
     "kube-object": lambda r: Reverted(*revert_chaos_object(r)),
     "kube-ballast": lambda r: Reverted(*revert_ballast(r)),
+    "model-rollout": lambda r: Reverted(*_settle_rollout(r)),
 }
+
+
+def _settle_rollout(record: FaultRecord) -> tuple[bool, str]:
+    from harness.chaos.rollouts import settle
+
+    settled = settle(record)
+    return settled.ok, settled.detail
 
 
 def revert_record(

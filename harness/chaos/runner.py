@@ -18,6 +18,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.chaos.answers import (
+    AnswerFigures,
+    answer_figures,
+    judge_answers,
+    read_fault_events,
+    read_watch,
+)
 from harness.chaos.experiment import (
     LOCAL_DRIVER,
     Experiment,
@@ -55,6 +62,7 @@ PROCESS_DRIVER = "harness.chaos.driver.processes"
 POLL_S = 0.1
 RUNNER_REPLICA_WAIT_S = 3.0
 MIN_BUDGET_S = 5.0
+ANSWERS_FILE = "answers.jsonl"  # = harness.chaos.driver.answers.ANSWERS_FILE (no testbed import)
 
 
 def chaos_bin() -> str:
@@ -70,6 +78,7 @@ class RunFiles:
     log: Path
     stdout: Path
     stderr: Path
+    answers: Path | None = None  # the driver's watched answers (beside the event stream)
     kubeconfig: Path | None = None  # the child's single-context kubeconfig (work dir)
 
     @classmethod
@@ -83,6 +92,7 @@ class RunFiles:
             log=artifact_dir / "chaostoolkit.log",
             stdout=artifact_dir / "chaos.stdout.log",
             stderr=artifact_dir / "chaos.stderr.log",
+            answers=artifact_dir / ANSWERS_FILE,
         )
 
     def artifacts(self) -> tuple[Path, ...]:
@@ -93,8 +103,9 @@ class RunFiles:
             self.log,
             self.stdout,
             self.stderr,
+            self.answers,
         )
-        return tuple(p for p in candidates if p.exists())
+        return tuple(p for p in candidates if p is not None and p.exists())
 
 
 def problem_text(experiment: Experiment, problem: ExperimentProblem) -> str:
@@ -346,6 +357,8 @@ async def _run(
     files.experiment.write_text(json.dumps(with_control(experiment.data, files.events), indent=2))
     files.settings.write_text("runtime:\n  rollbacks:\n    strategy: always\n")
     files.events.write_text("")
+    if files.answers is not None:
+        files.answers.unlink(missing_ok=True)
     run_tag = f"{ctx.run_id}/{spec.name}"
     tracker = PhaseTracker(spec.name, ctx.emit)
     baseline_at = time.time()
@@ -395,6 +408,15 @@ async def _run(
     return judge_run(spec, files, tracker, leftovers, finished, experiment, started_at)
 
 
+def watched_figures(files: RunFiles) -> AnswerFigures | None:
+    """What the experiment's answer watcher saw (None: it had none)."""
+    watch = read_watch(files.answers) if files.answers is not None else None
+    if watch is None:
+        return None
+    kills, rollout = read_fault_events(files.events)
+    return answer_figures(watch, kills, rollout)
+
+
 def judge_run(
     spec: ChaosStep,
     files: RunFiles,
@@ -412,6 +434,10 @@ def judge_run(
         summary = f"{clause}; {summary}"
     rows.extend(leftover_rows(leftovers))
     metrics.update(asdict(tracker.figures()))
+    watched = watched_figures(files)
+    if watched is not None:
+        metrics["answers"] = watched.to_json()
+    rows.extend(judge_answers(spec.criteria, watched))
     status = worst(r.status for r in rows)
     if status is Status.SKIPPED:
         status = Status.ERROR

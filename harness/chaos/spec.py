@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
-from harness.step_model import StepBase
+from harness.chaos.answers import ANSWER_METRICS
+from harness.criteria import Criterion
+from harness.step_model import ParsedCriterion, StepBase
 from harness.units import DurationS
 
 
@@ -23,12 +25,21 @@ class ChaosStep(StepBase):
         "after SIGTERM before the runner reverts from the fault ledger itself",
     )
 
-    @model_validator(mode="before")
+    criteria: tuple[ParsedCriterion, ...] = Field(
+        default=(),
+        description="what clients saw during the experiment (needs a watch_answers "
+        f"activity): {', '.join(ANSWER_METRICS)}",
+    )
+
+    @field_validator("criteria")
     @classmethod
-    def _no_criteria(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "criteria" in data:
-            raise ValueError(
-                "a chaos step is judged by its experiment's steady state; put phase criteria "
-                "(phase: fault / recovery, recovery_time) on the load step beside it"
-            )
-        return data
+    def _answer_criteria_only(cls, criteria: tuple[Criterion, ...]) -> tuple[Criterion, ...]:
+        for criterion in criteria:
+            if criterion.metric not in ANSWER_METRICS or criterion.phase is not None:
+                raise ValueError(
+                    f"{criterion.text!r}: a chaos step is judged by its experiment's steady "
+                    "state and by what clients saw during it "
+                    f"({', '.join(ANSWER_METRICS)}; no phase); put phase criteria "
+                    "(phase: fault / recovery, recovery_time) on the load step beside it"
+                )
+        return criteria

@@ -139,7 +139,7 @@ def create_app() -> FastAPI:
 
     @app.get("/ready")
     async def ready() -> JSONResponse:
-        if replica.model is None:
+        if replica.model is None and not replica.claims_ready:
             return answer(503, {"status": "not ready", "reason": replica.load_error})
         return answer(200, {"status": "ready", "pod": replica.pod_name})
 
@@ -150,20 +150,24 @@ def create_app() -> FastAPI:
         if guarded.refusal is not None:
             return refuse(guarded.refusal)
         return answer(
-            200, {"name": MODEL_NAME, "version": MODEL_VERSION, "features": FEATURE_COUNT}
+            200, {"name": MODEL_NAME, "version": replica.version, "features": FEATURE_COUNT}
         )
 
-    latency = PREDICTION_LATENCY.labels(MODEL_NAME, MODEL_VERSION)
-    counted: dict[int, Any] = {
-        status: PREDICTIONS.labels(MODEL_NAME, MODEL_VERSION, str(status))
+    counted: dict[tuple[str, int], Any] = {
+        (replica.version, status): PREDICTIONS.labels(MODEL_NAME, replica.version, str(status))
         for status in INITIAL_STATUSES
     }
+    latencies: dict[str, Any] = {}
 
     def count(status: int, started: float) -> None:
-        if status not in counted:
-            counted[status] = PREDICTIONS.labels(MODEL_NAME, MODEL_VERSION, str(status))
-        counted[status].inc()
-        latency.observe(time.perf_counter() - started)
+        version = replica.version
+        key = (version, status)
+        if key not in counted:
+            counted[key] = PREDICTIONS.labels(MODEL_NAME, version, str(status))
+        counted[key].inc()
+        if version not in latencies:
+            latencies[version] = PREDICTION_LATENCY.labels(MODEL_NAME, version)
+        latencies[version].observe(time.perf_counter() - started)
 
     # The hot path is a plain Starlette route (FastAPI's per-request dependency machinery cost
     # ~0.3 ms, a third of a replica's budget); the body is validated with pydantic-core
@@ -193,7 +197,7 @@ def create_app() -> FastAPI:
             prediction: dict[str, Any] = {
                 "prediction": result.prediction,
                 "probability": result.probability,
-                "model_version": MODEL_VERSION,
+                "model_version": model.version,
             }
             if body.id is not None:
                 prediction["id"] = body.id

@@ -17,9 +17,16 @@ import httpx
 from testbed.faults import FaultState, write_fault_state
 from testbed.processes import ServiceProcess, log_tail, start_service
 from testbed.serving.golden import golden_set_path
-from testbed.serving.model import MODEL_KIND, MODEL_NAME, MODEL_VERSION, train_model
+from testbed.serving.model import (
+    MODEL_KIND,
+    MODEL_NAME,
+    MODEL_VERSION,
+    MODEL_VERSIONS,
+    train_model,
+)
 from testbed.serving.pods import read_pod_record
 from testbed.serving.replica import apply_fragile, fetch_model_artifact
+from testbed.serving.rollout_state import clear_rollout_state
 from testbed.serving.settings import SETTINGS_ENV, ServingSettings, write_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,19 +44,25 @@ class ServingDeployment:
     replicas: int
 
 
-def model_source_path(state_dir: Path) -> Path:
+def model_source_path(state_dir: Path, version: str = MODEL_VERSION) -> Path:
+    """The trained artifact of ``version`` in the state dir's artifact store."""
     import sklearn
 
-    name = f"{MODEL_NAME}-{MODEL_VERSION}-{MODEL_KIND}-sklearn{sklearn.__version__}.joblib"
+    name = f"{MODEL_NAME}-{version}-{MODEL_KIND}-sklearn{sklearn.__version__}.joblib"
     return state_dir / "model" / name
 
 
-def prepare_serving(state_dir: Path, tokens_file: Path, replicas: int) -> ServingSettings:
-    """Train the model once (deterministic, reused while the file exists) and lay out files."""
+def prepare_serving(
+    state_dir: Path, tokens_file: Path, replicas: int, registry_url: str | None = None
+) -> ServingSettings:
+    """Train each model version once (deterministic, reused while the file exists) and lay
+    out files. With ``registry_url`` the serving master rolls out what the registry promotes."""
     serving_dir = state_dir / "serving"
+    for version in MODEL_VERSIONS:
+        artifact = model_source_path(state_dir, version)
+        if not artifact.exists() or not golden_set_path(artifact).exists():
+            train_model(artifact, version)
     source = model_source_path(state_dir)
-    if not source.exists() or not golden_set_path(source).exists():
-        train_model(source)
     settings = ServingSettings(
         state_dir=state_dir,
         model_source_path=source,
@@ -59,7 +72,9 @@ def prepare_serving(state_dir: Path, tokens_file: Path, replicas: int) -> Servin
         tokens_file=tokens_file,
         pods_dir=serving_dir / "pods",
         replicas=replicas,
+        registry_url=registry_url,
     )
+    clear_rollout_state(serving_dir)
     for stale in (serving_dir / "metrics", settings.pods_dir):
         shutil.rmtree(stale, ignore_errors=True)
         stale.mkdir(parents=True)
@@ -107,10 +122,15 @@ def serving_argv(bind: str, replicas: int) -> list[str]:
 
 
 def start_serving(
-    state_dir: Path, *, port: int, replicas: int, tokens_file: Path
+    state_dir: Path,
+    *,
+    port: int,
+    replicas: int,
+    tokens_file: Path,
+    registry_url: str | None = None,
 ) -> ServingDeployment:
     """Start gunicorn with ``replicas`` uvicorn workers on 127.0.0.1:port (returns at once)."""
-    settings = prepare_serving(state_dir, tokens_file, replicas)
+    settings = prepare_serving(state_dir, tokens_file, replicas, registry_url)
     env = serving_env(state_dir, settings)
     argv = serving_argv(f"127.0.0.1:{port}", replicas)
     log_path = state_dir / "logs" / "serving.log"

@@ -39,6 +39,14 @@ def on_starting(server: Any) -> None:
     import uvicorn  # noqa: F401
 
 
+def when_ready(server: Any) -> None:
+    """The master is up: start its deployer (rolls out what the registry promotes)."""
+    from testbed.serving.rollout import start_deployer
+    from testbed.serving.settings import settings_from_env
+
+    start_deployer(settings_from_env(), os.getpid())
+
+
 def post_fork(server: Any, worker: Any) -> None:
     from testbed.serving.pods import new_pod_record, write_pod_record
 

@@ -25,6 +25,10 @@ class PodRecord:
     ready: bool
     booted_at: float
     reason: str = ""
+    model_version: str = ""
+    """The version of the model the pod serves ("" until one is loaded)."""
+    ready_at: float = 0.0
+    """Epoch second at which the pod first said it was ready (0: not yet)."""
 
     @property
     def name(self) -> str:
@@ -39,6 +43,8 @@ def write_pod_record(pods_dir: Path, record: PodRecord) -> None:
         "ready": record.ready,
         "booted_at": record.booted_at,
         "reason": record.reason,
+        "model_version": record.model_version,
+        "ready_at": record.ready_at,
     }
     write_atomically(pods_dir / f"{record.pid}.json", json.dumps(data))
 
@@ -52,6 +58,8 @@ def read_pod_record(pods_dir: Path, pid: int) -> PodRecord | None:
             ready=bool(data["ready"]),
             booted_at=float(data["booted_at"]),
             reason=str(data.get("reason", "")),
+            model_version=str(data.get("model_version", "")),
+            ready_at=float(data.get("ready_at", 0.0)),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

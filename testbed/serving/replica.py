@@ -7,13 +7,14 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from testbed.faults import ErrorFault, FaultState, LatencyFault
 from testbed.serving.fault_switch import FaultSwitch
-from testbed.serving.model import LoadedModel, load_model
+from testbed.serving.model import MODEL_VERSION, LoadedModel, load_model
 from testbed.serving.pods import (
     PodRecord,
     new_pod_record,
@@ -88,11 +89,40 @@ class Replica:
         self.model: LoadedModel | None = None
         self.load_error = ""
         self._last_load_attempt = 0.0
-        self.load()
+        self.claims_ready = False
+        """serve-before-ready: the pod says ready (and takes traffic) before its model is in."""
+        self._boot()
 
     @property
     def pod_name(self) -> str:
         return self.pod.name
+
+    @property
+    def version(self) -> str:
+        """The version of the loaded model (the deployed one before any is loaded)."""
+        return self.model.version if self.model is not None else MODEL_VERSION
+
+    def _boot(self) -> None:
+        """Load the model before taking traffic (gunicorn calls the app factory before the
+        worker accepts), unless a boot fault says otherwise."""
+        state = self.faults.current()
+        early_s = state.boot_delay_s("serve-before-ready")
+        if early_s > 0:
+            self.claims_ready = True
+            self.load_error = f"model loading (in {early_s:g}s)"
+            self._last_load_attempt = float("inf")  # sync() must not load it sooner
+            self._publish()
+            threading.Timer(early_s, self._late_load).start()
+            return
+        slow_s = state.boot_delay_s("slow-cold-start")
+        if slow_s > 0:
+            _log.info("pod %s: slow cold start, loading in %gs", self.pod_name, slow_s)
+            time.sleep(slow_s)
+        self.load()
+
+    def _late_load(self) -> None:
+        self.load()
+        self.claims_ready = False
 
     def load(self) -> None:
         """Load the deployed artifact; on failure stay up but not ready (and say why)."""
@@ -108,12 +138,15 @@ class Replica:
         self._publish()
 
     def _publish(self) -> None:
+        ready = self.model is not None or self.claims_ready
         self.pod = PodRecord(
             pid=self.pid,
             ordinal=self.pod.ordinal,
-            ready=self.model is not None,
+            ready=ready,
             booted_at=self.pod.booted_at,
             reason=self.load_error,
+            model_version=self.model.version if self.model is not None else "",
+            ready_at=self.pod.ready_at or (time.time() if ready else 0.0),
         )
         with contextlib.suppress(OSError):
             write_pod_record(self.settings.pods_dir, self.pod)

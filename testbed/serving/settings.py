@@ -28,6 +28,8 @@ class ServingSettings(BaseModel):
     tokens_file: Path
     pods_dir: Path
     replicas: int
+    registry_url: str | None = None
+    """The registry whose promotions the serving master rolls out (None: no rollouts)."""
 
 
 def settings_from_env() -> ServingSettings:
