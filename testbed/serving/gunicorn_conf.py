@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "testbed.serving.worker.DrainingWorker"
 preload_app = False
 timeout = 30
 graceful_timeout = 3

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import random
+import threading
 import time
 from pathlib import Path
 from typing import IO, Any
@@ -31,8 +32,17 @@ from harness.chaos.driver.testbed import FaultError, current_manifest
 from harness.chaos.stream import EVENTS_ENV
 
 ANSWERS_FILE = "answers.jsonl"
+_launched = threading.Event()  # a watcher was started in this process
+_watching = threading.Event()  # ... and is recording answers
 ROWS = 8
 PROBABILITY_TOLERANCE = 1e-9
+
+
+def wait_until_watching(timeout_s: float = 30.0) -> None:
+    """A fault injected before the watcher records would go unseen: when a watcher was
+    started in this process (a background activity), wait until it records."""
+    if _launched.is_set() and not _watching.wait(timeout_s):
+        raise FaultError(f"the answer watcher did not start within {timeout_s:g}s")
 
 
 def answers_path() -> Path:
@@ -105,6 +115,7 @@ def watch_answers(duration_s: float = 20.0, rps: float = 40.0) -> dict[str, Any]
     """Record ``duration_s`` of answers at ``rps`` (bounded: at most duration * rps)."""
     if not 0 < duration_s <= 600 or not 0 < rps <= 200:
         raise FaultError("watch_answers: duration_s must lie in (0, 600], rps in (0, 200]")
+    _launched.set()
     manifest = current_manifest()
     rows = probe_rows()
     expected = expected_answers(Path(manifest.state_dir), rows)
@@ -114,6 +125,8 @@ def watch_answers(duration_s: float = 20.0, rps: float = 40.0) -> dict[str, Any]
     pods = _PodLog()
     with answers_path().open("a") as out, httpx.Client(timeout=2.0, limits=limits) as client:
         _write(out, type="start", pods=pods.poll(manifest, out))
+        out.flush()
+        _watching.set()
         started = time.monotonic()
         for n in range(int(duration_s * rps)):
             due = started + n / rps

@@ -7,6 +7,7 @@ import signal
 from typing import Any
 
 from harness.chaos.driver import pod_signals
+from harness.chaos.driver.answers import wait_until_watching
 from harness.chaos.driver.own import revert_own
 from harness.chaos.driver.testbed import current_manifest, manifest_path, select_pods
 from harness.chaos.ledger import new_record
@@ -28,6 +29,7 @@ def terminate_pods(
     ``grace_period < 0``: SIGTERM (the pod's own graceful shutdown); ``>= 0``: SIGTERM, then
     SIGKILL after that many seconds (0: SIGKILL at once). Returns the killed pods.
     """
+    wait_until_watching()  # a background answer watcher sees the kill (cold_start_s)
     manifest = current_manifest()
     pods = select_pods(manifest, label_selector, name_pattern, all, rand, mode, qty, ns, order)
     names = ",".join(p.name for p in pods)

@@ -16,6 +16,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from harness.chaos.driver.answers import wait_until_watching
 from harness.chaos.driver.own import revert_own
 from harness.chaos.driver.testbed import FaultError, current_manifest, fault_injected, manifest_path
 from harness.chaos.ledger import new_record, write_record
@@ -28,6 +29,7 @@ def roll_out_model(version: str = "2.0.0", timeout_s: float = 60.0) -> dict[str,
     from testbed.serving.model import MODEL_NAME
     from testbed.serving.rollout_state import follow_model, read_rollout_state
 
+    wait_until_watching()
     manifest = current_manifest()
     where = serving_dir(manifest)
     current = read_rollout_state(where)
