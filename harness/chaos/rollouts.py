@@ -129,6 +129,21 @@ def wait_settled(manifest: Manifest, version: str, timeout_s: float) -> bool:
     return False
 
 
+def _wait_deployer(manifest: Manifest, since: float, timeout_s: float) -> None:
+    """Until the deployer has finished a rollout it began after ``since`` (or the time is up:
+    a deployer that already runs the version it is asked for does not roll at all)."""
+    from testbed.serving.rollout_state import read_rollout_state
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = read_rollout_state(serving_dir(manifest))
+        if state.state in ("done", "failed") and state.started_at >= since:
+            return
+        if state.state != "rolling" and time.monotonic() > deadline - timeout_s + 2.0:
+            return  # nothing started within 2 s: nothing to roll
+        time.sleep(0.1)
+
+
 def _replace_stragglers(manifest: Manifest, version: str) -> None:
     for pid, served in replica_versions(manifest).items():
         if served != version:
@@ -156,8 +171,10 @@ def settle(record: FaultRecord, timeout_s: float = SETTLE_S) -> Settled:
     state = read_rollout_state(serving_dir(manifest))
     if state.state == "done" and set(replica_versions(manifest).values()) == {target}:
         return Settled(True, f"rolled out: every replica on {target}")
+    rolled_back_at = time.time()
     roll_back(manifest)
-    if wait_settled(manifest, previous, max(deadline - time.monotonic(), 10.0)):
+    _wait_deployer(manifest, rolled_back_at, max(deadline - time.monotonic(), 10.0))
+    if wait_settled(manifest, previous, 2.0):
         return Settled(True, f"rollout to {target} undone: every replica back on {previous}")
     _replace_stragglers(manifest, previous)
     if wait_settled(manifest, previous, 20.0):

@@ -17,7 +17,7 @@ from testbed.serving.deployment import (
     start_serving,
     wait_serving_ready,
 )
-from testbed.serving.model import train_model
+from testbed.serving.model import NEXT_MODEL_VERSION, train_model
 
 ADMIN_TOKEN = "admin-token-for-tests"
 READ_TOKEN = "read-token-for-tests"
@@ -35,8 +35,11 @@ def read_headers() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Trained once per session (training is deterministic); deployments reuse the file."""
-    return train_model(tmp_path_factory.mktemp("model") / "model.joblib")
+    """Trained once per session (training is deterministic); deployments reuse the file.
+    The next version (what a rollout promotes) is trained beside it, ``model-<version>``."""
+    folder = tmp_path_factory.mktemp("model")
+    train_model(folder / f"model-{NEXT_MODEL_VERSION}.joblib", NEXT_MODEL_VERSION)
+    return train_model(folder / "model.joblib")
 
 
 def launch_serving(
@@ -46,6 +49,9 @@ def launch_serving(
     if trained is not None:
         model_source_path(state_dir).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(trained, model_source_path(state_dir))
+        following = trained.with_name(f"model-{NEXT_MODEL_VERSION}.joblib")
+        if following.exists():
+            shutil.copyfile(following, model_source_path(state_dir, NEXT_MODEL_VERSION))
     tokens_file = state_dir / "tokens.json"
     tokens_file.write_text(json.dumps({"read": READ_TOKEN, "write": "w", "admin": ADMIN_TOKEN}))
     deployment = start_serving(
