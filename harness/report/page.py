@@ -9,7 +9,7 @@ from typing import Any
 
 from plotly.offline import get_plotlyjs
 
-from harness.report import answers, charts
+from harness.report import answers, charts, pod_starts
 from harness.report.trends import TrendRun, trend_figures
 from harness.report.views import CriterionView, StepView
 
@@ -113,6 +113,8 @@ def _step_section(page: Page, index: int, step: StepView) -> str:
         parts.append(page.chart(charts.chaos_figure(step.chaos)))
     if step.answers:
         parts.append(_answers_table(step))
+    if step.watched is not None:
+        parts.append(_pod_starts_table(step.watched))
     parts.append(_criteria_table(step))
     parts.append("</section>")
     return "".join(parts)
@@ -144,6 +146,23 @@ def _answers_table(step: StepView) -> str:
         rows.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in answers.cells(row)) + "</tr>")
     rows.append("</table>")
     return "".join(rows)
+
+
+def _pod_starts_table(seen: Mapping[str, Any]) -> str:
+    """What the chaos step's answer watcher saw: headline figures, then each pod start."""
+    figures = "".join(
+        f"<tr><th>{_e(label)}</th><td class=\"num\">{_e(value)}</td></tr>"
+        for label, value in pod_starts.figure_cells(seen)
+    )
+    head = "".join(f"<th>{_e(h)}</th>" for h in pod_starts.HEADINGS)
+    starts = "".join(
+        "<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>"
+        for row in pod_starts.start_rows(seen)
+    )
+    return (
+        f'<table class="answers"><caption>answers watched</caption>{figures}</table>'
+        f'<table class="answers"><caption>pod starts</caption><tr>{head}</tr>{starts}</table>'
+    )
 
 
 def _mismatches(criterion: CriterionView) -> str:

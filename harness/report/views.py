@@ -11,6 +11,7 @@ from typing import Any
 
 from harness.history.figures import phase_marks, read_events
 from harness.report.answers import AnswerRow, answer_rows
+from harness.report.pod_starts import watched
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class StepView:
     load: LoadView | None = None
     chaos: ChaosView | None = None
     answers: tuple[AnswerRow, ...] = ()  # model versions, wrong answers (load steps)
+    watched: Mapping[str, Any] | None = None  # a chaos step's watched answers (pod starts)
 
 
 def step_views(document: Mapping[str, Any], report_dir: Path) -> list[StepView]:
@@ -101,6 +103,7 @@ def step_views(document: Mapping[str, Any], report_dir: Path) -> list[StepView]:
                 criteria=tuple(_criterion(c) for c in step.get("criteria") or []),
                 load=load, chaos=chaos,
                 answers=answer_rows(step.get("metrics") or {}) if kind == "load" else (),
+                watched=watched(step.get("metrics") or {}) if kind == "chaos" else None,
             )
         )
     return views

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.outcome import CriterionResult, StepOutcome
-from harness.report import answers
+from harness.report import answers, pod_starts
 from harness.status import Status
 from harness.verdict import RunResult
 from wholefile import write_atomically
@@ -38,6 +38,7 @@ def render_summary(result: RunResult) -> str:
             f"{_ICON[step.status]} {step.status.value} | {_md(step.summary)} |"
         )
     lines += _answer_lines(verdict.steps)
+    lines += _pod_start_lines(verdict.steps)
     bad = [
         (step.name, criterion)
         for _, step in verdict.steps
@@ -62,6 +63,24 @@ def _answer_lines(steps: Sequence[tuple[str, StepOutcome]]) -> list[str]:
         lines += ["", f"**{_md(step.name)}**", ""]
         lines += ["| " + " | ".join(answers.HEADINGS) + " |", "|---" * len(answers.HEADINGS) + "|"]
         lines += ["| " + " | ".join(_md(c) for c in answers.cells(row)) + " |" for row in rows]
+    return lines
+
+
+def _pod_start_lines(steps: Sequence[tuple[str, StepOutcome]]) -> list[str]:
+    """What each chaos step's answer watcher saw: the rollout's figures and the pod starts."""
+    lines: list[str] = []
+    for _, step in steps:
+        seen = pod_starts.watched(step.metrics) if step.kind == "chaos" else None
+        if seen is None:
+            continue
+        if not lines:
+            lines += ["", "## Rollouts and pod starts"]
+        figures = ", ".join(f"{label} {value}" for label, value in pod_starts.figure_cells(seen))
+        lines += ["", f"**{_md(step.name)}**: {_md(figures)}"]
+        starts = pod_starts.start_rows(seen)
+        if starts:
+            lines += ["", "| " + " | ".join(pod_starts.HEADINGS) + " |", "|---" * 4 + "|"]
+            lines += ["| " + " | ".join(_md(c) for c in row) + " |" for row in starts]
     return lines
 
 

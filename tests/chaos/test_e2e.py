@@ -74,6 +74,10 @@ async def test_pod_kill_passes_on_a_healthy_testbed(
     assert "steady state after: replicas-restored" in names
     assert (step.ctx.artifact_dir / "journal.json").exists()
     assert read_records() == []
+    # Cold start: from the kill to the replacement's first correct answer, as a client saw it.
+    (start,) = outcome.metrics["answers"]["pod_starts"]
+    assert start["cause"] == "pod-kill" and 0 < start["time_to_ready_s"] <= start["cold_start_s"]
+    assert start["cold_start_s"] < 5.0, start
     # Recovery as the load saw it: the last failed request, if any, relative to the fault.
     failures = [at for at, ok in samples if not ok and at >= marks[1].at]
     recovery_s = (max(failures) - marks[1].at) if failures else 0.0
