@@ -17,6 +17,7 @@ from testbed.serving.deployment import (
     start_serving,
     wait_serving_ready,
 )
+from testbed.serving.golden import golden_set_path
 from testbed.serving.model import NEXT_MODEL_VERSION, train_model
 
 ADMIN_TOKEN = "admin-token-for-tests"
@@ -42,16 +43,23 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train_model(folder / "model.joblib")
 
 
+def copy_trained(trained: Path, state_dir: Path) -> None:
+    """Both trained versions and their golden sets into a state dir's artifact store."""
+    model_source_path(state_dir).parent.mkdir(parents=True, exist_ok=True)
+    following = trained.with_name(f"model-{NEXT_MODEL_VERSION}.joblib")
+    pairs = ((trained, model_source_path(state_dir)),
+             (following, model_source_path(state_dir, NEXT_MODEL_VERSION)))  # fmt: skip
+    for source, target in pairs:
+        shutil.copyfile(source, target)
+        shutil.copyfile(golden_set_path(source), golden_set_path(target))
+
+
 def launch_serving(
     state_dir: Path, replicas: int = 2, trained: Path | None = None
 ) -> ServingDeployment:
     state_dir.mkdir(parents=True, exist_ok=True)
     if trained is not None:
-        model_source_path(state_dir).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(trained, model_source_path(state_dir))
-        following = trained.with_name(f"model-{NEXT_MODEL_VERSION}.joblib")
-        if following.exists():
-            shutil.copyfile(following, model_source_path(state_dir, NEXT_MODEL_VERSION))
+        copy_trained(trained, state_dir)
     tokens_file = state_dir / "tokens.json"
     tokens_file.write_text(json.dumps({"read": READ_TOKEN, "write": "w", "admin": ADMIN_TOKEN}))
     deployment = start_serving(

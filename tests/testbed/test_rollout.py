@@ -5,7 +5,6 @@ say. One testbed for the module (about 7 s), the tests run in order on it."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,10 +25,10 @@ from harness.chaos.rollouts import (
     settle,
 )
 from testbed.manifest import Manifest, live_pods, load_manifest
-from testbed.serving.deployment import model_source_path
 from testbed.serving.model import MODEL_VERSION, NEXT_MODEL_VERSION
 from testbed.serving.pods import read_pod_record
 from testbed.serving.rollout_state import follow_model, read_rollout_state
+from tests.testbed.conftest import copy_trained
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,10 +36,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def manifest(tmp_path_factory: pytest.TempPathFactory, trained_model: Path) -> Iterator[Manifest]:
     state = tmp_path_factory.mktemp("rollout-testbed")
-    (state / "model").mkdir()
-    shutil.copyfile(trained_model, model_source_path(state))
-    following = trained_model.with_name(f"model-{NEXT_MODEL_VERSION}.joblib")
-    shutil.copyfile(following, model_source_path(state, NEXT_MODEL_VERSION))
+    copy_trained(trained_model, state)
     path = state / "manifest.json"
     argv = [sys.executable, "-m", "testbed", "up", "--manifest", str(path), "--state-dir",
             str(state), "--replicas", "2"]  # fmt: skip
