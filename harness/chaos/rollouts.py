@@ -6,10 +6,12 @@ the serving master's deployer (``testbed.serving.rollout``) does the rolling. Re
 ``model-rollout`` entry (the experiment's rollback, ``harness recover``) means: wait until
 the deployer has settled; a finished rollout (every live replica on the promoted version)
 stays; anything else (failed, stuck, replicas on two versions) -> the previous version is
-promoted back (``POST /models/{name}/rollback``), the deployer rolls it out, and replicas
-still on another version afterwards are replaced by force (SIGTERM: the master boots their
-replacements from the deployed artifact). Verified when every live replica serves one
-version. The testbed is imported lazily: the orchestrator has it only for local targets.
+promoted back (``POST /models/{id}/transition`` with that version's id, not the registry's
+``rollback``, which goes to whatever was in production before), the deployer rolls it out,
+and replicas still on another version afterwards are replaced by force (SIGTERM: the
+master boots their replacements from the deployed artifact). Verified when every live
+replica serves one version. The testbed is imported lazily: the orchestrator has it only
+for local targets.
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def settle(record: FaultRecord, timeout_s: float = SETTLE_S) -> Settled:
     if state.state == "done" and set(replica_versions(manifest).values()) == {target}:
         return Settled(True, f"rolled out: every replica on {target}")
     rolled_back_at = time.time()
-    roll_back(manifest)
+    promote(manifest, ensure_registered(manifest, [previous])[previous])
     _wait_deployer(manifest, rolled_back_at, max(deadline - time.monotonic(), 10.0))
     if wait_settled(manifest, previous, 2.0):
         return Settled(True, f"rollout to {target} undone: every replica back on {previous}")
