@@ -150,7 +150,7 @@ def read_fault_events(path: Path) -> tuple[list[float], Rollout | None]:
     rollout: Rollout | None = None
     for event in _lines(path):
         if event.get("event") == "fault-injected" and event.get("fault") == "pod-kill":
-            kills.append(float(event["at"]))
+            kills.append(float(event.get("started_at", event["at"])))  # the signal, not after
         elif event.get("event") == "rollout-finished":
             rollout = Rollout(
                 promoted_at=float(event["promoted_at"]),

@@ -39,6 +39,7 @@ from testbed.serving.model import FEATURE_COUNT, MODEL_NAME, MODEL_VERSION
 from testbed.serving.replica import Guarded, Refusal, Replica, apply_fragile
 from testbed.serving.request_input import BadInput, parse_json_body, read_body, token_matches
 from testbed.serving.settings import settings_from_env
+from testbed.serving.worker import draining
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 NOT_UTF8 = BadInput(400, "bad_request", "body is not UTF-8")
@@ -97,12 +98,12 @@ def create_app() -> FastAPI:
     def answer(
         status: int, body: dict[str, Any], timing: tuple[float, Guarded] | None = None
     ) -> JSONResponse:
-        headers = pod_headers
+        headers = pod_headers if not draining() else {**pod_headers, "Connection": "close"}
         if timing is not None:  # Server-Timing: time held by faults, and in total
             started, guarded = timing
             total_ms = (time.perf_counter() - started) * 1000.0
             server_timing = f"fault;dur={guarded.hold_ms:.2f}, total;dur={total_ms:.2f}"
-            headers = {**pod_headers, "Server-Timing": server_timing}
+            headers = {**headers, "Server-Timing": server_timing}
         return JSONResponse(body, status_code=status, headers=headers)
 
     def refuse(refusal: Refusal, timing: tuple[float, Guarded] | None = None) -> JSONResponse:

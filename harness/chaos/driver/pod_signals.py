@@ -38,8 +38,9 @@ def inject(
     """Write ``record`` to the ledger, ``act`` on the pods, say the fault is injected;
     the pods acted on."""
     write_record(record)
+    started_at = time.time()  # the signals: when a kill's replacement may start (cold start)
     act()
-    fault_injected(record.kind, record.target, record.id)
+    fault_injected(record.kind, record.target, record.id, started_at=started_at)
     return [{"name": p.name, "pid": p.pid} for p in pods]
 
 

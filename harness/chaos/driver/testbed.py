@@ -111,8 +111,12 @@ def _target(pod: Pod, master_pid: int) -> TargetPod | None:
         return None
 
 
-def fault_injected(fault: str, target: str, ledger_id: str) -> None:
-    append_event("fault-injected", fault=fault, target=target, ledger_id=ledger_id)
+def fault_injected(
+    fault: str, target: str, ledger_id: str, started_at: float | None = None
+) -> None:
+    """``started_at``: when the injection began (a kill: the signal), if not just now."""
+    extra = {} if started_at is None else {"started_at": started_at}
+    append_event("fault-injected", fault=fault, target=target, ledger_id=ledger_id, **extra)
 
 
 def fault_reverted(fault: str, target: str, ok: bool, detail: str, ledger_id: str) -> None:
