@@ -43,7 +43,24 @@ def run_once(suite: str, report_dir: Path) -> dict[str, Any]:
         "load_avg": (load_before + os.getloadavg()[0]) / 2,
         "status": verdict["status"] if verdict else "no verdict",
         "non_pass": non_passes(verdict) if verdict else [proc.stderr[-500:]],
+        "closest": closest_calls(verdict) if verdict else [],
     }
+
+
+def closest_calls(verdict: dict[str, Any], count: int = 3) -> list[str]:
+    """The upper-bound criteria nearest their threshold (observed / threshold), passed
+    or not: how much room a healthy run leaves."""
+    rows = []
+    for step in verdict["steps"]:
+        for c in step.get("criteria", []):
+            observed, threshold = c.get("observed"), c.get("threshold")
+            if not isinstance(observed, int | float) or not isinstance(threshold, int | float):
+                continue
+            if threshold <= 0 or "<" not in c["name"]:
+                continue
+            rows.append((observed / threshold, f"{step['name']}: {c['name']} observed "
+                         f"{observed:.4g} ({observed / threshold:.0%} of the threshold)"))
+    return [text for _, text in sorted(rows, reverse=True)[:count]]
 
 
 def non_passes(verdict: dict[str, Any]) -> list[str]:
@@ -79,6 +96,8 @@ def main() -> None:
                       f"(load avg {row['load_avg']:.2f})", flush=True)
                 for line in row["non_pass"]:
                     print(f"    {line}", flush=True)
+                for line in row["closest"]:
+                    print(f"    closest: {line}", flush=True)
     print()
     for suite in args.suites:
         rows = [r for r in results if r["suite"] == suite]
