@@ -4,6 +4,7 @@ reports written, Ctrl-C (SIGINT) and SIGTERM mid-run, no child process left."""
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import junitparser
 import psutil
+import pytest
 
 from tests.core.conftest import PROJECT_ROOT, write_suite
 from tests.core.test_engine import assert_gone, pids_in
@@ -224,3 +226,23 @@ def kill_all(pids: list[int]) -> None:
             proc = psutil.Process(pid)
             if "fake_tool.py" in " ".join(proc.cmdline()) or proc.name() == "sleep":
                 proc.kill()
+
+
+class _InterruptedImport(importlib.abc.MetaPathFinder):
+    """A Ctrl-C that lands while ``harness.cli`` is being imported."""
+
+    def find_spec(self, name: str, path: object, target: object = None) -> None:
+        if name == "harness.cli":
+            raise KeyboardInterrupt
+        return None
+
+
+def test_ctrl_c_while_the_cli_imports_is_an_interrupt_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness import launch
+
+    monkeypatch.delitem(sys.modules, "harness.cli", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_InterruptedImport(), *sys.meta_path])
+    assert launch.main() == 130
+    assert capsys.readouterr().err == "harness: interrupted\n"
