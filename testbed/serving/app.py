@@ -158,7 +158,11 @@ def create_app() -> FastAPI:
         (replica.version, status): PREDICTIONS.labels(MODEL_NAME, replica.version, str(status))
         for status in INITIAL_STATUSES
     }
-    latencies: dict[str, Any] = {}
+    # Series from the first scrape, like the counters (a labelled histogram has none until
+    # its first .labels(): the dashboard's latency panels would be empty until traffic).
+    latencies: dict[str, Any] = {
+        replica.version: PREDICTION_LATENCY.labels(MODEL_NAME, replica.version)
+    }
 
     def count(status: int, started: float) -> None:
         version = replica.version
