@@ -32,7 +32,7 @@ from pathlib import Path
 import psutil
 
 from harness.paths import state_dir
-from wholefile import fsync_directory
+from wholefile import append_line, fsync_directory
 
 OWNER_ENV = "HARNESS_OWNER_RUN"
 RECORD_SUFFIX = ".processes.jsonl"
@@ -95,12 +95,7 @@ def record_spawn(pid: int, argv: Sequence[str]) -> None:
     line = json.dumps({"pgid": pid, "create_time": create_time, "argv": list(argv)}) + "\n"
     path = record_path(run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_line(path, line)
 
 
 def read_records(path: Path) -> list[SpawnRecord]:

@@ -59,3 +59,15 @@ def fsync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def append_line(path: Path | str, line: str) -> None:
+    """Append ``line`` (newline included) in one ``write`` on an O_APPEND file and fsync
+    it: lines of concurrent writers never interleave, and a written line survives a crash
+    (a kill mid-write tears only the last line)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)

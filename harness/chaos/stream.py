@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.line_tail import LineTail
+from wholefile import append_line
 
 EVENTS_ENV = "HARNESS_CHAOS_EVENTS"
 
@@ -42,12 +43,7 @@ def append_event(event: str, **fields: Any) -> None:
         return
     line = json.dumps({"event": event, "at": time.time(), **fields}, default=str) + "\n"
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_line(path, line)
     except OSError:
         pass
 
