@@ -76,6 +76,7 @@ class IntervalMeasured(Event):
     p95_ms: float | None
     p99_ms: float | None
     phase: str | None = None
+    open: int = 0  # of its requests, still in flight when shown (provisional figures)
 
 
 @dataclass(frozen=True)

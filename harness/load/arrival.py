@@ -21,6 +21,10 @@ arrivals in flight get the stop timeout to finish, and those still open then are
 killed and counted "unfinished_arrivals" (their requests: unfinished). So
 ``scheduled = finished + unfinished_arrivals + unsent``.
 
+Closing: from its spawn to its end an arrival is counted in flight
+(``harness.load.inflight``) for the wall-clock second of its intended start, so the
+plugin knows when every arrival of a second has ended.
+
 Coordinated omission: the harness plugin measures the latency of a request
 made by an arrival from its *intended* start (:func:`intended_start`), not from
 when the request could actually be sent. Locust's own statistics keep the
@@ -46,6 +50,8 @@ import gevent.pool
 from locust import FastHttpUser, constant, task
 from locust.user.task import LOCUST_STATE_STOPPING
 
+from harness.load import inflight
+
 TIMER_LEAD_S = 0.0015
 STOP_MARGIN_S = 0.5
 """Arrivals are killed this long before Locust's stop timeout would kill the user."""
@@ -63,12 +69,27 @@ IN_USE = [False]
 (lets the plugin skip the greenlet-local look-up per request of a closed model)."""
 
 
-def intended_start() -> float | None:
-    """perf_counter() time at which the current greenlet's arrival was due, if any."""
+def intended() -> tuple[float, float] | None:
+    """(perf_counter() time, time.time() time) at which the current greenlet's
+    arrival was due, if any: the wall-clock time is computed once, at its spawn, so
+    that the second it is counted in flight for (``harness.load.inflight``) and the
+    second its requests are recorded in are the same."""
     if not IN_USE[0]:
         return None
-    value = getattr(_ARRIVAL, "intended_start", None)
-    return float(value) if value is not None else None
+    value: tuple[float, float] | None = getattr(_ARRIVAL, "due", None)
+    return value
+
+
+def intended_start() -> float | None:
+    """perf_counter() time at which the current greenlet's arrival was due, if any."""
+    due = intended()
+    return None if due is None else due[0]
+
+
+def intended_start_wall() -> float:
+    """time.time() at which the current greenlet's arrival was due (now if none)."""
+    due = intended()
+    return time.time() if due is None else due[1]
 
 
 def _env_float(name: str, default: float | None) -> float | None:
@@ -150,7 +171,9 @@ class ArrivalRateUser(FastHttpUser):
                 continue
             COUNTERS["sent"] += 1
             self._in_flight += 1
-            self._arrivals.spawn(self._arrive, due)
+            wall = time.time() - (time.perf_counter() - due)
+            inflight.opened(int(wall))
+            self._arrivals.spawn(self._arrive, due, wall)
         self._drain()
 
     def _sleep_until(self, due: float) -> bool:
@@ -171,8 +194,9 @@ class ArrivalRateUser(FastHttpUser):
             gevent.sleep(0)
         return self._state != LOCUST_STATE_STOPPING
 
-    def _arrive(self, due: float) -> None:
-        _ARRIVAL.intended_start = due
+    def _arrive(self, due: float, wall: float) -> None:
+        """One arrival, in flight (for the second of ``wall``) until it ends."""
+        _ARRIVAL.due = (due, wall)
         try:
             self.arrival()
         except gevent.GreenletExit:
@@ -184,3 +208,4 @@ class ArrivalRateUser(FastHttpUser):
             COUNTERS["finished"] += 1
         finally:
             self._in_flight -= 1
+            inflight.closed(int(wall))

@@ -2,7 +2,11 @@
 
 An interval holds the requests that *started* in its second. A second is written
 once it has ended; answers that came later (a stall, a freeze) follow as further
-``late`` lines for the same second, merged with :func:`merge_intervals`.
+``late`` lines for the same second, merged with :func:`merge_intervals`. Every line
+says how many of the second's requests are still in flight (``open``, summed over
+the workers, as of that line) and how many workers have not reported the second yet
+(``awaiting``): the merged interval keeps the latest line's figures, from which
+``harness.load.closing`` decides when the second is closed (final).
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class Interval:
     finished: int = 0  # open model: arrivals that completed
     unfinished_arrivals: int = 0  # open model: arrivals cut off at the end
     late: bool = False  # answers for a second already written
+    open: int = 0  # requests of this second still in flight as of this line (all workers)
+    awaiting: int = 0  # workers that had not reported this second yet
 
     @property
     def requests(self) -> int:
@@ -94,7 +100,8 @@ def merge_endpoints(a: EndpointInterval, b: EndpointInterval) -> EndpointInterva
 
 def merge_intervals(a: Interval, b: Interval) -> Interval:
     """One interval holding both (lines of the same second: the written one and its
-    late answers)."""
+    late answers, ``b`` the later line: its open and awaiting counts are the current
+    ones)."""
     endpoints = dict(a.endpoints)
     for key, endpoint in b.endpoints.items():
         have = endpoints.get(key)
@@ -109,6 +116,8 @@ def merge_intervals(a: Interval, b: Interval) -> Interval:
         finished=a.finished + b.finished,
         unfinished_arrivals=a.unfinished_arrivals + b.unfinished_arrivals,
         late=False,
+        open=b.open,
+        awaiting=b.awaiting,
     )
 
 
@@ -151,6 +160,8 @@ def _interval(data: dict[str, Any]) -> Interval:
             finished=int(data.get("finished", 0)),
             unfinished_arrivals=int(data.get("unfinished_arrivals", 0)),
             late=bool(data.get("late", False)),
+            open=int(data.get("open", 0)),
+            awaiting=int(data.get("awaiting", 0)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StreamError(f"malformed interval: {exc!r}") from None

@@ -25,13 +25,18 @@ Phase criteria, ``recovery_time`` and ``cpu_utilisation`` are not judged live.
 Every view is by request start: an interval holds the requests that started in its
 second, and the late answers for a second (lines marked ``late``) are merged into it
 (:attr:`Judge.intervals`), so phases, sustained windows and recovery time see each
-request in the second it was sent. A failing ``error_rate``/``failures`` criterion
-carries the top failure reasons of the requests it judged.
+request in the second it was sent. Live judgement (abort, the display) reads seconds
+that may still be provisional; the final judgement of sustained windows, phases and
+recovery time reads closed seconds (:attr:`Judge.closed_intervals`, see
+``harness.load.closing``: a second closes once none of its requests is in flight).
+A failing ``error_rate``/``failures`` criterion carries the top failure reasons of the
+requests it judged.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -40,6 +45,7 @@ from harness.load import answers, histogram
 from harness.load.answers import ANSWER_METRICS
 from harness.load.attribution import phase_intervals
 from harness.load.attribution import phase_of as phase_of  # the display view, re-exported
+from harness.load.closing import Closing, Closure
 from harness.load.interval import Interval, merge_intervals
 from harness.load.tally import SelectionError, Tally, reasons_text
 from harness.outcome import CriterionResult, PhaseMark
@@ -109,8 +115,11 @@ class _Track:
     criterion: Criterion
     by_second: dict[int, float | None] = field(default_factory=dict)
 
-    def latest(self, length: int) -> list[float | None]:
-        return [self.by_second[s] for s in sorted(self.by_second)[-length:]]
+    def around(self, second: int, length: int) -> list[float | None]:
+        """The values of the seconds a streak of ``length`` through ``second`` can
+        span (a second not seen: None). Late answers change a second already seen,
+        so a streak can complete in the middle of the run so far, not only at its end."""
+        return [self.by_second.get(s) for s in range(second - length + 1, second + length)]
 
 
 def one_second_value(
@@ -132,8 +141,10 @@ class Judge:
         planned_rps: float | None = None,
         settle_s: float = 0.0,
         expected_version: str | None = None,
+        close_bound_s: float = math.inf,
     ) -> None:
         self.criteria = list(criteria)
+        self.closing = Closing(close_bound_s)
         self.duration_s = duration_s
         self.settle_s = settle_s
         self.planned_rps = planned_rps or 0.0
@@ -163,10 +174,23 @@ class Judge:
 
     @property
     def intervals(self) -> list[Interval]:
-        """Every second seen, late answers merged in, in order of the second."""
+        """Every second seen, late answers merged in, in order of the second
+        (provisional ones included: the live view)."""
         return [self.by_second[s] for s in sorted(self.by_second)]
 
-    def observe(self, interval: Interval) -> list[Breach]:
+    @property
+    def closed_intervals(self) -> list[Interval]:
+        """The closed seconds (none of their requests in flight any more), in order:
+        every second once :meth:`close_all` was called at the end of the run."""
+        return [self.by_second[s] for s in sorted(self.by_second) if self.closing.is_closed(s)]
+
+    def close_all(self, now: float | None = None) -> list[Closure]:
+        return self.closing.close_all(time.time() if now is None else now)
+
+    def observe(self, interval: Interval, now: float | None = None) -> list[Breach]:
+        """Note one line (``now``: when it was read, for closing); return the decisive
+        breaches it makes, judged on the provisional view."""
+        self.closing.observe(interval, time.time() if now is None else now)
         if self.first_seen is None or interval.second < self.first_seen:
             self.first_seen = interval.second
         have = self.by_second.get(interval.second)
@@ -183,24 +207,27 @@ class Judge:
         for index, criterion in enumerate(self.criteria):
             if index in self.decided:
                 continue
-            breach = self._decisive(index, criterion, elapsed)
+            breach = self._decisive(index, criterion, elapsed, interval.second)
             if breach is not None:
                 self.decided[index] = breach
                 new.append(breach)
         return new
 
-    def _decisive(self, index: int, criterion: Criterion, elapsed: float) -> Breach | None:
+    def _decisive(
+        self, index: int, criterion: Criterion, elapsed: float, second: int
+    ) -> Breach | None:
         kind = _live_kind(criterion)
         if kind is None:
             return None
         if kind == "sustain":
             track = self._tracks[index]
             length = max(1, math.ceil(criterion.sustain_s or 1))
-            latest = track.latest(length)
-            flags = [breaches(criterion, v) for v in latest]
-            if len(flags) < length or not all(flags):
+            window = track.around(second, length)
+            end = streak_end([breaches(criterion, v) for v in window], length)
+            if end is None:
                 return None
-            level = sustained_level(criterion, [v for v in latest if v is not None])
+            streak = [v for v in window[end - length + 1 : end + 1] if v is not None]
+            level = sustained_level(criterion, streak)
             return Breach(
                 criterion, level, elapsed,
                 f"breached for {length} s in a row (level {_fmt(level, criterion)})",
@@ -283,7 +310,7 @@ class Judge:
         if criterion.metric == "cpu_utilisation":
             return judge_cpu(criterion, [s.fraction for s in cpu])
         if criterion.sustain_s:
-            chosen = self.intervals
+            chosen = self.closed_intervals
             expected = self.expected_version
             values = [one_second_value(criterion, i, expected) for i in chosen]
             return judge_sustained(

@@ -39,7 +39,9 @@ from typing import Any
 import gevent
 from locust import events
 from locust.clients import HttpSession
+from locust.clients import ResponseContextManager as HttpResponseContext
 from locust.contrib.fasthttp import FastHttpSession
+from locust.contrib.fasthttp import ResponseContextManager as FastResponseContext
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -49,7 +51,7 @@ from locust.runners import MasterRunner, WorkerRunner
 _HERE = Path(__file__).resolve()
 if len(_HERE.parents) > 2 and (_HERE.parents[2] / "harness" / "load").is_dir():
     sys.path.append(str(_HERE.parents[2]))
-from harness.load import arrival  # noqa: E402
+from harness.load import arrival, inflight  # noqa: E402
 from harness.load.answers import ANSWER_KEY, VersionSource  # noqa: E402
 from harness.load.recorder import Merger, Recorder, failure_reason  # noqa: E402
 
@@ -71,6 +73,8 @@ class _State:
 _recorder = Recorder()
 _record = _recorder.record
 _ARRIVALS_IN_USE = arrival.IN_USE
+_OPEN = inflight.OPEN
+_SECOND_KEY = "_harness_second"  # on a catch_response context manager: its start second
 
 
 def _on_request(
@@ -86,11 +90,10 @@ def _on_request(
     """Per request, so kept cheap (about 1.5 µs with the listener call; see
     bench/load_plugin_cost.py): no lock, no string work, one clock read only when
     Locust gave no start time or for an open-model arrival."""
-    due = arrival.intended_start() if _ARRIVALS_IN_USE[0] else None
+    due = arrival.intended() if _ARRIVALS_IN_USE[0] else None
     if due is not None:
-        now = time.perf_counter()
-        latency_ms = (now - due) * 1000.0
-        start_s = time.time() - (now - due)
+        latency_ms = (time.perf_counter() - due[0]) * 1000.0
+        start_s = due[1]
     else:
         latency_ms = response_time or 0.0
         start_s = start_time or time.time() - latency_ms / 1000.0
@@ -105,34 +108,82 @@ def _on_request(
 
 
 def _counting_unfinished(original: Any) -> Any:
-    """Wrap a session's ``request`` so that a request killed in flight (the stop
-    timeout ran out) is counted as unfinished instead of vanishing."""
+    """Wrap a session's ``request``: count the request in flight for the second it
+    started in until Locust has reported it (``harness.load.inflight``; with
+    ``catch_response`` that is at the end of the with-block, see
+    :func:`_reporting_closes`), and count a request killed in flight (the stop timeout
+    ran out) as unfinished instead of letting it vanish. An open-model arrival is
+    counted in flight by its scheduler, keyed by its intended start."""
 
     def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if _ARRIVALS_IN_USE[0] and arrival.intended() is not None:
+            return _arrival_request(original, self, method, url, args, kwargs)
         started = time.time()
+        second = int(started)
+        _OPEN[second] = _OPEN.get(second, 0) + 1
+        deferred = False
         try:
-            return original(self, method, url, *args, **kwargs)
+            response = original(self, method, url, *args, **kwargs)
+            if getattr(response, "_catch_response", False):
+                response.__dict__[_SECOND_KEY] = second  # closed by its __exit__
+                deferred = True
+            return response
         except gevent.GreenletExit:
-            due = arrival.intended_start()
-            if due is not None:
-                started = time.time() - (time.perf_counter() - due)
-            name = kwargs.get("name") or getattr(self, "request_name", None) or url
-            _recorder.record_unfinished(method.upper(), str(name), started)
+            _record_unfinished(self, method, url, kwargs, started)
             raise
+        finally:
+            if not deferred:
+                _OPEN[second] -= 1
 
     request.__wrapped__ = original  # type: ignore[attr-defined]
     return request
+
+
+def _arrival_request(
+    original: Any, session: Any, method: str, url: str, args: Any, kwargs: dict[str, Any]
+) -> Any:
+    try:
+        return original(session, method, url, *args, **kwargs)
+    except gevent.GreenletExit:
+        _record_unfinished(session, method, url, kwargs, arrival.intended_start_wall())
+        raise
+
+
+def _record_unfinished(
+    session: Any, method: str, url: str, kwargs: dict[str, Any], started: float
+) -> None:
+    name = kwargs.get("name") or getattr(session, "request_name", None) or url
+    _recorder.record_unfinished(method.upper(), str(name), started)
+
+
+def _reporting_closes(original: Any) -> Any:
+    """Wrap a ``catch_response`` context manager's ``__exit__`` (where Locust reports
+    the request): the request stops being in flight once it has been reported."""
+
+    def __exit__(self: Any, *exc: Any) -> Any:
+        try:
+            return original(self, *exc)
+        finally:
+            second = self.__dict__.pop(_SECOND_KEY, None)
+            if second is not None:
+                _OPEN[second] -= 1
+
+    __exit__.__wrapped__ = original  # type: ignore[attr-defined]
+    return __exit__
 
 
 def _install_session_wrappers() -> None:
     for session in (HttpSession, FastHttpSession):
         if not hasattr(session.request, "__wrapped__"):
             session.request = _counting_unfinished(session.request)  # type: ignore[method-assign]
+    for manager in (HttpResponseContext, FastResponseContext):
+        if not hasattr(manager.__exit__, "__wrapped__"):
+            manager.__exit__ = _reporting_closes(manager.__exit__)  # type: ignore[method-assign]
 
 
 def _ship(environment: Environment, until_second: int) -> None:
     runner = environment.runner
-    for data in _recorder.take(until_second, arrival.COUNTERS):
+    for data in _recorder.take(until_second, arrival.COUNTERS, _OPEN):
         if isinstance(runner, WorkerRunner):
             runner.send_message(MESSAGE, data)
         elif _State.merger is not None:

@@ -13,6 +13,13 @@ Locust; tests drive them directly.
 - A failed request keeps its reason (:func:`failure_reason`), counted per endpoint.
 - A request cut off at the end of the run (killed after the stop timeout) is
   counted as ``unfinished``: a request, a failure, with the reason "unfinished".
+- *Closing*: each shipment of a second carries ``open``, the change since the last
+  shipment in how many of its requests are still in flight in this process
+  (``harness.load.inflight``); a second whose open count changed gets a late delta
+  even without answers. The master sums the deltas of every worker and writes the
+  total still open with every line of that second (and ``awaiting``: workers that
+  have not reported it yet); the orchestrator closes a second once that total is 0
+  for it and every earlier second (``harness.load.closing``).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -122,6 +130,7 @@ class Recorder:
         self.first_second: int | None = None
         self.shipped_until = 0  # every second < this has been shipped at least once
         self.counters_shipped = dict.fromkeys(COUNTER_NAMES, 0)
+        self.open_shipped: dict[int, int] = {}  # second -> open count last shipped
 
     def start(self, now: float | None = None) -> None:
         if self.first_second is None:
@@ -163,30 +172,48 @@ class Recorder:
         endpoint.unfinished += 1
         endpoint.fail(UNFINISHED)
 
-    def take(self, until_second: int, counters: dict[str, int]) -> list[dict[str, Any]]:
+    def take(
+        self, until_second: int, counters: Mapping[str, int],
+        in_flight: dict[int, int] | None = None,
+    ) -> list[dict[str, Any]]:
         """Wire dicts: every second < until_second not shipped yet (empty ones too),
-        and a late delta for each earlier second that got answers since."""
+        and a late delta for each earlier second that got answers, or whose count of
+        requests in flight (``in_flight``, see ``harness.load.inflight``) changed,
+        since. Entries of ``in_flight`` that reached 0 and were shipped are dropped."""
         if self.first_second is None:
             return []
-        out = []
-        for second in sorted(s for s in self.seconds if s < self.shipped_until):
-            out.append(self._wire(second, late=True))
+        in_flight = {} if in_flight is None else in_flight
+        late = {s for s in self.seconds if s < self.shipped_until}
+        late.update(
+            s for s, n in in_flight.items()
+            if s < self.shipped_until and n != self.open_shipped.get(s, 0)
+        )
+        late.update(s for s in self.open_shipped if s not in in_flight)
+        out = [self._wire(second, True, in_flight) for second in sorted(late)]
         for second in range(self.shipped_until, until_second):
-            data = self._wire(second, late=False)
+            data = self._wire(second, False, in_flight)
             data.update(self._counter_deltas(counters))
             out.append(data)
         self.shipped_until = max(self.shipped_until, until_second)
+        for second in [s for s, n in in_flight.items() if n == 0 and s < self.shipped_until]:
+            del in_flight[second]
         return out
 
-    def _wire(self, second: int, late: bool) -> dict[str, Any]:
+    def _wire(self, second: int, late: bool, in_flight: Mapping[int, int]) -> dict[str, Any]:
         endpoints = self.seconds.pop(second, {})
         wire = {f"{t} {n}": e.to_wire() for (t, n), e in endpoints.items()}
         data: dict[str, Any] = {"second": second, "endpoints": wire}
         if late:
             data["late"] = True
+        now_open = in_flight.get(second, 0)
+        delta = now_open - self.open_shipped.pop(second, 0)
+        if now_open:
+            self.open_shipped[second] = now_open
+        if delta:
+            data["open"] = delta
         return data
 
-    def _counter_deltas(self, counters: dict[str, int]) -> dict[str, int]:
+    def _counter_deltas(self, counters: Mapping[str, int]) -> dict[str, int]:
         deltas = {}
         for name in COUNTER_NAMES:
             now = counters.get(name, 0)
@@ -221,13 +248,19 @@ def merge_wire(merged: dict[str, Any], data: dict[str, Any]) -> None:
 
 class Merger:
     """Master side: merges the workers' seconds, writes each second once it is
-    complete, and every late delta as a further line for its second."""
+    complete, and every late delta as a further line for its second.
+
+    Every line of a second says how many of its requests are still ``open`` (in
+    flight in any worker, the sum of their deltas) and, while some worker has not
+    reported that second yet, how many are ``awaiting`` (their open counts are not
+    in the sum: the second cannot be closed yet)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.pending: dict[int, dict[str, Any]] = {}
-        self.reports: dict[int, set[str]] = {}
+        self.reports: dict[int, set[str]] = {}  # kept past writing while incomplete
         self.late: dict[int, dict[str, Any]] = {}
+        self.open: dict[int, int] = {}  # second -> requests in flight, every worker
         self.written_until = 0
 
     def write_line(self, data: dict[str, Any]) -> None:
@@ -236,12 +269,13 @@ class Merger:
 
     def add(self, node: str, data: dict[str, Any]) -> None:
         second = int(data["second"])
-        if second < self.written_until:
-            merge_wire(self.late.setdefault(second, _empty(second)), data)
-            return
-        merge_wire(self.pending.setdefault(second, _empty(second)), data)
+        delta = int(data.get("open", 0))
+        if delta:
+            self.open[second] = self.open.get(second, 0) + delta
         if not data.get("late"):
             self.reports.setdefault(second, set()).add(node)
+        target = self.late if second < self.written_until else self.pending
+        merge_wire(target.setdefault(second, _empty(second)), data)
 
     def flush(self, workers: int, final: bool = False, now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -250,11 +284,31 @@ class Merger:
             if not (final or complete or now >= second + 1 + WORKER_GRACE_S):
                 break
             data = self.pending.pop(second)
-            self.reports.pop(second, None)
-            self.write_line({"type": "interval", "workers": workers, **data, "written_at": now})
+            self.write_line(
+                {"type": "interval", "workers": workers, **data,
+                 **self._closing(second, workers, first=True), "written_at": now}
+            )
             self.written_until = second + 1
         for second in sorted(self.late):
             data = self.late.pop(second)
             self.write_line(
-                {"type": "interval", "workers": workers, "late": True, **data, "written_at": now}
+                {"type": "interval", "workers": workers, "late": True, **data,
+                 **self._closing(second, workers, first=False), "written_at": now}
             )
+
+    def _closing(self, second: int, workers: int, first: bool) -> dict[str, int]:
+        """``open`` (and ``awaiting`` while > 0) for a line of ``second``; forgets the
+        second once nothing of it is open or awaited (a second written complete has
+        no reports entry left)."""
+        if first:
+            self.reports.setdefault(second, set())
+        nodes = self.reports.get(second, set())
+        awaiting = max(max(workers, 1) - len(nodes), 0) if second in self.reports else 0
+        fields = {"open": self.open.get(second, 0)}
+        if awaiting:
+            fields["awaiting"] = awaiting
+        else:
+            self.reports.pop(second, None)
+        if not fields["open"]:
+            self.open.pop(second, None)
+        return fields

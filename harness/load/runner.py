@@ -48,6 +48,9 @@ from harness.runner import StepContext
 from harness.status import Status
 
 STARTUP_S = 30.0  # locust start-up and shutdown beyond -t and --stop-timeout
+CLOSE_MARGIN_S = 5.0
+"""Beyond duration + stop timeout, before a second with requests still in flight is
+closed by timeout (the plugin's shipping, the master waiting for its workers)."""
 POLL_S = 0.2
 ABORT_GRACE_S = 3.0
 REACH_TIMEOUT_S = 3.0
@@ -109,6 +112,7 @@ async def run_load(ctx: StepContext) -> StepOutcome:
     judge = Judge(
         prepared.criteria, spec.duration, _planned_rps(spec), settle_s=_settle_s(spec),
         expected_version=spec.model_version.expected if spec.model_version else None,
+        close_bound_s=spec.duration + spec.stop_timeout + CLOSE_MARGIN_S,
     )
     stream = IntervalStream(prepared.files.interval)
     sampler = _sampler(ctx, prepared.criteria)
@@ -126,6 +130,7 @@ async def run_load(ctx: StepContext) -> StepOutcome:
                 await sampling
     run.ended_at = time.time()
     _consume(ctx, spec, stream, judge, live=False)
+    judge.close_all()  # what was still in flight at the stop timeout is counted unfinished
     return await _judge(ctx, prepared, stream, judge, sampler, run)
 
 
@@ -323,7 +328,7 @@ def _with_phases(
 ) -> StepOutcome:
     """The outcome with the phase criteria and recovery_time judged against ``marks``
     (each phase: its seconds wholly sent in it, after the ``warmup_s`` of the ramp)."""
-    intervals, expected = judge.intervals, judge.expected_version
+    intervals, expected = judge.closed_intervals, judge.expected_version
     phased = judge_phases(criteria, intervals, marks, cpu, expected, warmup_s)
     every = [*outcome.criteria, *phased, *promql_rows]
     series = [{**p, "phase": phase_of(p["second"], marks)} for p in outcome.metrics["series"]]
@@ -372,6 +377,7 @@ def _metrics(
         "aborted": _breach_json(run.aborted_by),
         "locust_ended_at": run.ended_at,
         "model_version": version_json(prepared.spec.model_version, judge.expected_version),
+        "closing": judge.closing.summary(),
     }
 
 
@@ -383,13 +389,16 @@ def _consume(
     live: bool = True,
 ) -> Breach | None:
     """Read new intervals; emit them; return an aborting decisive breach, if any.
-    A late line (answers for a second already shown) is judged but not shown again."""
+    A late line (answers for a second already shown) is judged but not shown again.
+    Live judgement reads provisional seconds; closing them (their requests all ended,
+    or timed out) is noted as lines come and as time passes."""
     aborting = None
+    now = time.time()
     for line in stream.read_new():
         if line.interval is None:
             continue
         interval = line.interval
-        new = judge.observe(interval)
+        new = judge.observe(interval, now)
         if not interval.late:
             point = _point(judge, interval, ctx.stage.phase_marks)
             ctx.emit(
@@ -402,6 +411,7 @@ def _consume(
                     p95_ms=point["p95_ms"],
                     p99_ms=point["p99_ms"],
                     phase=point["phase"],
+                    open=interval.open,
                 )
             )
         for breach in new:
@@ -417,6 +427,7 @@ def _consume(
             )
             if breach.criterion.abort and aborting is None:
                 aborting = breach
+    judge.closing.advance(now)
     return aborting if live else None
 
 
@@ -424,7 +435,7 @@ def _point(judge: Judge, interval: Interval, marks: Sequence[PhaseMark]) -> dict
     chosen = Tally([interval]).select({})
     hist = chosen.hist
     values = histogram.percentiles_ms(hist, (50.0, 95.0, 99.0))
-    point = {
+    point: dict[str, Any] = {
         "second": interval.second,
         "elapsed_s": judge.elapsed_s(interval.second),
         "requests": interval.requests,
@@ -436,7 +447,11 @@ def _point(judge: Judge, interval: Interval, marks: Sequence[PhaseMark]) -> dict
         "unsent": interval.unsent,
         "unfinished": sum(e.unfinished for e in interval.endpoints.values()),
         "phase": phase_of(interval.second, marks),
+        "open": interval.open,
     }
+    closure = judge.closing.closures.get(interval.second)
+    if closure is not None:
+        point.update(closure.json())
     if chosen.answers:
         point.update(answer_point(chosen.answers))
     return point

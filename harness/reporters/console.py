@@ -116,9 +116,10 @@ class ConsoleReporter:
         self._last_interval[event.step] = now
         p95 = f"{event.p95_ms:.1f} ms" if event.p95_ms is not None else "-"
         phase = f" [{_e(event.phase)}]" if event.phase else ""
+        still = f", {event.open} in flight" if event.open else ""
         return (
             f"    {_e(event.step)}: t={event.elapsed_s:.0f}s {event.rps:.0f} rps, p95 {p95}, "
-            f"{event.failures}/{event.requests} errors{phase}"
+            f"{event.failures}/{event.requests} errors{still}{phase}"
         )
 
     def final(self, result: RunResult, report_dir: str) -> None:
