@@ -23,7 +23,8 @@ killed and counted "unfinished_arrivals" (their requests: unfinished). So
 
 Closing: from its spawn to its end an arrival is counted in flight
 (``harness.load.inflight``) for the wall-clock second of its intended start, so the
-plugin knows when every arrival of a second has ended.
+plugin knows when every arrival of a second has ended; and no second is shipped
+before the scheduler has spawned all of its arrivals (:data:`HORIZON`).
 
 Coordinated omission: the harness plugin measures the latency of a request
 made by an arrival from its *intended* start (:func:`intended_start`), not from
@@ -62,6 +63,20 @@ COUNTERS: dict[str, int] = {
     "scheduled": 0, "sent": 0, "unsent": 0, "finished": 0, "unfinished_arrivals": 0,
 }
 """Per locust process, since start; the plugin ships the deltas every interval."""
+
+
+HORIZON: dict[int, float] = {}
+"""Per scheduling user: the time.time() of its next arrival. Every arrival due before
+the earliest of them has been spawned (and counted in flight), so the seconds before
+it are complete: the plugin ships no later second (a scheduler running late under
+load must not let a second be shipped, and closed, before its last arrivals)."""
+
+
+def shippable_until(now_s: float) -> int:
+    """The first second not to ship yet at ``now_s``: the current one, or that of the
+    earliest arrival still to be spawned."""
+    until = int(now_s)
+    return min(until, int(min(HORIZON.values()))) if HORIZON else until
 
 
 IN_USE = [False]
@@ -154,26 +169,29 @@ class ArrivalRateUser(FastHttpUser):
         IN_USE[0] = True
         start = time.perf_counter()
         due = start
-        while self._state != LOCUST_STATE_STOPPING:
-            elapsed = due - start
-            if run_time_s > 0 and end_rate != start_rate:
-                progress = min(elapsed / run_time_s, 1.0)
-                rate = start_rate + (end_rate - start_rate) * progress
-            else:
-                rate = start_rate
-            gap = rng.expovariate(rate) if poisson else 1.0 / rate
-            due += gap
-            if not self._sleep_until(due):
-                break
-            COUNTERS["scheduled"] += 1
-            if self._in_flight >= max_in_flight:
-                COUNTERS["unsent"] += 1
-                continue
-            COUNTERS["sent"] += 1
-            self._in_flight += 1
-            wall = time.time() - (time.perf_counter() - due)
-            inflight.opened(int(wall))
-            self._arrivals.spawn(self._arrive, due, wall)
+        try:
+            while self._state != LOCUST_STATE_STOPPING:
+                elapsed = due - start
+                if run_time_s > 0 and end_rate != start_rate:
+                    progress = min(elapsed / run_time_s, 1.0)
+                    rate = start_rate + (end_rate - start_rate) * progress
+                else:
+                    rate = start_rate
+                due += rng.expovariate(rate) if poisson else 1.0 / rate
+                wall = time.time() - (time.perf_counter() - due)
+                HORIZON[id(self)] = wall
+                if not self._sleep_until(due):
+                    break
+                COUNTERS["scheduled"] += 1
+                if self._in_flight >= max_in_flight:
+                    COUNTERS["unsent"] += 1
+                    continue
+                COUNTERS["sent"] += 1
+                self._in_flight += 1
+                inflight.opened(int(wall))
+                self._arrivals.spawn(self._arrive, due, wall)
+        finally:
+            HORIZON.pop(id(self), None)
         self._drain()
 
     def _sleep_until(self, due: float) -> bool:

@@ -10,11 +10,20 @@ User class. With ``HARNESS_INTERVAL_PATH`` unset it does nothing.
   second in which it *started*; a request made by an open-model arrival is timed and
   attributed from its intended start (see ``harness.load.arrival``). A failed
   request keeps its normalised reason. See ``harness.load.recorder``.
+- Every request is counted in flight for the second it started in
+  (``harness.load.inflight``): by the session wrapper, from the call into
+  HttpSession/FastHttpSession until Locust reports it (a ``catch_response`` request:
+  the end of its with-block); an open-model arrival by its scheduler, from its spawn
+  to its end, for the second of its intended start.
 - Once a second each worker ships its ended seconds (and late answers for earlier
-  ones) to the master (``runner.send_message("harness_interval", ...)``); the master
-  merges them and appends one JSON line per second to HARNESS_INTERVAL_PATH as soon
-  as every worker has reported that second (or 1.5 s after it ended), and a
-  ``"late": true`` line for answers that came after their second was written.
+  ones, and changes in their counts in flight) to the master
+  (``runner.send_message("harness_interval", ...)``); the master merges them and
+  appends one JSON line per second to HARNESS_INTERVAL_PATH as soon as every worker
+  has reported that second (or 1.5 s after it ended), and a ``"late": true`` line for
+  answers (or open counts) that changed after their second was written. Every line
+  carries ``open``: the second's requests still in flight, all workers together
+  (``awaiting``: workers not heard from yet). The orchestrator closes a second once
+  nothing of it and of every earlier second is open (``harness.load.closing``).
 - At the end (``test_stop`` on the master, before Locust tells the workers to quit
   and waits only 0.5 s for them) the master asks every worker to stop its users,
   which get the stop timeout to finish; a request still open then is killed and
@@ -25,7 +34,8 @@ User class. With ``HARNESS_INTERVAL_PATH`` unset it does nothing.
 Lines: {"type": "start", ...}, then {"type": "interval", "second": S,
 "endpoints": {"POST /predict": {"type", "name", "count", "failures", "hist",
 "reasons"?, "unfinished"?}}, "scheduled", "sent", "unsent", "finished",
-"unfinished_arrivals", "workers", "late"?} and {"type": "end"} at quit.
+"unfinished_arrivals", "workers", "late"?, "open", "awaiting"?, "written_at"} and
+{"type": "end"} at quit.
 """
 
 from __future__ import annotations
@@ -200,7 +210,7 @@ def _ship_forever(environment: Environment) -> None:
     while True:
         now = time.time()
         gevent.sleep(max(int(now) + 1.05 - now, 0.01))
-        _ship(environment, int(time.time()))
+        _ship(environment, arrival.shippable_until(time.time()))
 
 
 def _worker_count(environment: Environment) -> int:
