@@ -2,16 +2,24 @@
 
 With HARNESS_BENCH_CPU_DIR set, every locust process (master, workers) writes the CPU
 seconds it used between test start and test stop to cpu-<pid>.json there: the cost of
-the run itself, without the imports at start-up (the harness arm imports more)."""
+the run itself, without the imports at start-up (the harness arm imports more), with
+its context switches (voluntary: it waited for the network; involuntary: it was
+preempted).
+
+With HARNESS_BENCH_CPUS_MASTER / HARNESS_BENCH_CPUS_WORKER set (CPU numbers, comma
+separated), the master / each worker pins itself to those CPUs at init: the same in
+both arms of the benchmark, whatever started locust."""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 from pathlib import Path
 from typing import Any
 
 from locust import FastHttpUser, constant, events, task
+from locust.runners import MasterRunner
 
 _started: dict[str, float] = {}
 
@@ -24,22 +32,35 @@ class StaticUser(FastHttpUser):
         self.client.get("/static", name="/static")
 
 
-def _cpu_s() -> float:
-    times = os.times()
-    return times.user + times.system
+def _usage() -> dict[str, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": own.ru_utime + own.ru_stime, "user_s": own.ru_utime,
+            "system_s": own.ru_stime, "voluntary_switches": float(own.ru_nvcsw),
+            "involuntary_switches": float(own.ru_nivcsw)}
+
+
+@events.init.add_listener
+def _pin(environment: Any, **_: Any) -> None:
+    role = "MASTER" if isinstance(environment.runner, MasterRunner) else "WORKER"
+    cpus = os.environ.get(f"HARNESS_BENCH_CPUS_{role}", "").strip()
+    if cpus:
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
 
 
 @events.test_start.add_listener
 def _test_start(**_: Any) -> None:
-    _started.setdefault("cpu_s", _cpu_s())
+    if not _started:
+        _started.update(_usage())
 
 
 @events.test_stop.add_listener
 def _test_stop(environment: Any, **_: Any) -> None:
     out = os.environ.get("HARNESS_BENCH_CPU_DIR")
-    if not out or "cpu_s" not in _started:
+    if not out or not _started:
         return
-    used = _cpu_s() - _started.pop("cpu_s")
+    now = _usage()
+    used = {key: now[key] - _started[key] for key in now}
+    _started.clear()
     role = type(environment.runner).__name__
     path = Path(out) / f"cpu-{os.getpid()}.json"
-    path.write_text(json.dumps({"role": role, "cpu_s": used}))
+    path.write_text(json.dumps({"role": role, **used}))
