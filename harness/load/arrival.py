@@ -195,27 +195,26 @@ class ArrivalRateUser(FastHttpUser):
         self._drain()
 
     def _sleep_until(self, due: float) -> bool:
-        """Sleep until ``due`` (at least yield); False once the user is stopping.
+        """Sleep until TIMER_LEAD_S before ``due`` (at least yield); False once the
+        user is stopping.
 
         gevent's timers wake up to a millisecond late (epoll's timeout is in whole
         ms; measured: open-model p50 +1.0 ms against the true service time), and every
-        arrival is timed from ``due``: so sleep until TIMER_LEAD_S before it, then
-        yield (``sleep(0)``: other greenlets still run) until it is due."""
+        arrival is timed from ``due``: so the scheduler wakes up early and spawns the
+        arrival then, which waits out the rest itself (:func:`_until_due`)."""
         while True:
             delay = due - time.perf_counter() - TIMER_LEAD_S
             gevent.sleep(min(max(delay, 0.0), 0.25))
             if self._state == LOCUST_STATE_STOPPING:
                 return False
             if delay <= 0.25:
-                break
-        while time.perf_counter() < due:
-            gevent.sleep(0)
-        return self._state != LOCUST_STATE_STOPPING
+                return True
 
     def _arrive(self, due: float, wall: float) -> None:
         """One arrival, in flight (for the second of ``wall``) until it ends."""
         _ARRIVAL.due = (due, wall)
         try:
+            _until_due(due)
             self.arrival()
         except gevent.GreenletExit:
             COUNTERS["unfinished_arrivals"] += 1
@@ -227,3 +226,12 @@ class ArrivalRateUser(FastHttpUser):
         finally:
             self._in_flight -= 1
             inflight.closed(int(wall))
+
+
+def _until_due(due: float) -> None:
+    """Yield (``sleep(0)``: other greenlets still run) until ``due``, in the arrival's
+    own greenlet: its request goes out within one turn of gevent's loop of ``due``.
+    (Spawned at ``due`` instead, it started one or more turns later: measured here,
+    0.13-0.15 ms at the median, at load 2.5 on 2 cores.)"""
+    while time.perf_counter() < due:
+        gevent.sleep(0)

@@ -102,8 +102,14 @@ def _on_request(
     Locust gave no start time or for an open-model arrival."""
     due = arrival.intended() if _ARRIVALS_IN_USE[0] else None
     if due is not None:
-        latency_ms = (time.perf_counter() - due[0]) * 1000.0
         start_s = due[1]
+        if start_time and response_time is not None:
+            # from the intended start to where Locust's own timing ends: how late the
+            # request was sent, plus its response time (not what the hooks before this
+            # one or a catch_response block did after the answer came)
+            latency_ms = response_time + max(start_time - start_s, 0.0) * 1000.0
+        else:
+            latency_ms = (time.perf_counter() - due[0]) * 1000.0
     else:
         latency_ms = response_time or 0.0
         start_s = start_time or time.time() - latency_ms / 1000.0
