@@ -53,8 +53,7 @@ def served(url: str) -> dict[int, int]:
 
 async def run(tmp_path: Path, url: str, **step: object) -> tuple[StepOutcome, list[Event], Path]:
     spec = LoadStep.model_validate({
-        "name": "slow", "locustfile": "tests/load/counted_locustfile.py", "processes": 1,
-        **step,
+        "name": "slow", "locustfile": "tests/load/counted_locustfile.py", **step,
     })
     ctx, events = step_context(tmp_path, spec, target_for(url), deadline_s=90)
     async with asyncio.timeout(90):
@@ -99,9 +98,11 @@ def assert_written_open_then_closed_with_its_answers(
 async def test_closed_model_seconds_close_once_their_slow_answers_are_in(
     tmp_path: Path, slow_server: str
 ) -> None:
+    """Two workers: the master sums their open counts."""
     outcome, events, path = await run(
-        tmp_path, slow_server, user_classes=["CountedCheckedUser"], users=3, spawn_rate=3,
-        duration="4s", stop_timeout="4s", criteria=["error_rate < 1%", "p95 >= 2s for 1s"],
+        tmp_path, slow_server, user_classes=["CountedCheckedUser"], users=4, spawn_rate=4,
+        processes=2, duration="4s", stop_timeout="4s",
+        criteria=["error_rate < 1%", "p95 >= 2s for 1s"],
     )
     assert outcome.status is Status.PASS, outcome.summary
     server = served(slow_server)
@@ -113,6 +114,7 @@ async def test_closed_model_seconds_close_once_their_slow_answers_are_in(
     assert len(shown_open) >= len(written_open) - 1  # the live display said they were open
     closing = outcome.metrics["closing"]
     assert closing["lines_after_close"] == 0 and closing["provisional"] == 0
+    assert {line["workers"] for line in stream_lines(path)} == {2}
 
 
 async def test_open_model_seconds_stay_open_and_a_live_abort_keeps_its_budget(
@@ -120,7 +122,7 @@ async def test_open_model_seconds_stay_open_and_a_live_abort_keeps_its_budget(
 ) -> None:
     outcome, events, path = await run(
         tmp_path, slow_server, user_classes=["CountedArrivals"], users=1, spawn_rate=1,
-        arrival_rate={"rate": 4}, duration="60s", stop_timeout="3s",
+        processes=1, arrival_rate={"rate": 4}, duration="60s", stop_timeout="3s",
         criteria=[{"expr": "max < 1s for 3s", "abort": True}],
     )
     assert outcome.status is Status.FAIL and outcome.metrics["aborted"], outcome.summary
