@@ -1,7 +1,8 @@
 """What the harness plugin adds to every request, in CPU microseconds, measured in a
 Locust-patched process (the same as a worker): the ``events.request`` listener
 (``plugin._on_request``: start second, latency, failure reason, the model-version
-look-up, the record) and the session wrapper that counts requests cut off at the end.
+look-up, the record) and the session wrapper that counts each request in flight for
+its start second (closing, ``harness.load.inflight``) and those cut off at the end.
 
     .venv/bin/python bench/load_plugin_cost.py [--repeat 9]
 
@@ -70,7 +71,7 @@ def main() -> None:
     total = listener + (wrapped_call - bare_call)
     print(f"listener (plugin._on_request, called with Locust's keywords): {listener:.2f} us "
           f"(of which the call itself: {shape:.2f} us)")
-    print(f"session wrapper (unfinished counting): {wrapped_call - bare_call:.2f} us")
+    print(f"session wrapper (in flight, unfinished): {wrapped_call - bare_call:.2f} us")
     print(f"per request: {total:.2f} us; shipping a second of 4,000 requests: {ship_ms:.2f} ms "
           f"({ship_ms * 1000 / 4000:.2f} us a request)")
     for bare_us in (180.0, 240.0):
