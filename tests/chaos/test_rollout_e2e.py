@@ -1,7 +1,10 @@
 """The game day's model-rollout stage end to end (real testbed, Locust, `chaos run`), with a
 short load: it PASSes on a healthy testbed and each rollout fault FAILs it with the criterion
-that names it. The healthy run and old-version-kept are in the default run (~45 s each);
-serve-before-ready and slow-cold-start are ``slow`` (select with -m slow)."""
+that names it. The healthy run is the default run's end-to-end proof of the rollout stage
+(~45 s); the three rollout faults are ``slow`` (select with -m slow): each is a second
+end-to-end run of the same stage, and what makes each one FAIL is proven in the default run
+below the CLI: the testbed's fault (tests/testbed/test_rollout.py) and the criterion's
+figures from such answers (tests/chaos/test_answers.py)."""
 
 from __future__ import annotations
 
@@ -73,6 +76,7 @@ def test_a_rollout_under_load_passes_on_a_healthy_testbed(tmp_path: Path) -> Non
     assert "rollout_time" in html and "cold_start_s" in html
 
 
+@pytest.mark.slow
 def test_a_replica_kept_on_the_old_version_fails_the_rollout(tmp_path: Path) -> None:
     code, verdict, _ = run_rollout(tmp_path, "old-version-kept")
     assert code == 1, failed(verdict)

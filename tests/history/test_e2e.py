@@ -1,8 +1,11 @@
 """End to end with real Locust against the real testbed: baseline criteria SKIPPED on the
 first run of a new suite, judged (and passed) on a second healthy run, and FAILing on the
 third with the testbed's latency fault, naming the baseline run and value; report.html
-written for each run. Part of the default run: the healthy pair is judged on figures that
-two short runs on a busy shared machine agree on (see the note at NORMAL)."""
+written for each run. The three runs test one testbed (an external target, started once;
+the latency switched through serving's admin API, the same switch as `--fault`, which
+tests/openapi/test_cli.py drives through the CLI): a testbed start per run would only repeat
+what the smoke e2e proves. Part of the default run: the healthy pair is judged on figures
+that two short runs on a busy shared machine agree on (see the note at NORMAL)."""
 
 from __future__ import annotations
 
@@ -10,17 +13,24 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from harness.target import Target
 from tests.core.conftest import PROJECT_ROOT, write_suite
+from tests.testbed_launch import launched_testbed
 
 pytestmark = pytest.mark.e2e
 
 SUITE = """
 name: {name}
-target: {{kind: local, testbed: {{replicas: 1}}}}
+target:
+  kind: external
+  external: {{registry_url: "{registry}", serving_url: "{serving}",
+             orchestrator_url: "{orchestrator}"}}
 stages:
   - name: inference
     steps:
@@ -56,11 +66,24 @@ NORMAL = "latency:dist=fixed,ms=200,mode=total"
 SLOW = "latency:dist=fixed,ms=600,mode=total"
 
 
-def harness_run(suite: Path, report: Path, fault: str, env: dict[str, str]) -> int:
-    done = subprocess.run(
-        [sys.executable, "-m", "harness", "run", str(suite), "--report-dir", str(report),
-         "--fault", fault],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=240)
+@pytest.fixture(scope="module")
+def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with launched_testbed(tmp_path_factory.mktemp("testbed"), "--replicas", "1") as target:
+        yield target
+
+
+def harness_run(suite: Path, report: Path, fault: str, env: dict[str, str],
+                testbed: Target) -> int:
+    admin = {"Authorization": f"Bearer {testbed.tokens.admin}"}
+    put = httpx.put(f"{testbed.serving_url}/admin/faults", json={"faults": [fault]},
+                    headers=admin, timeout=10)
+    assert put.status_code == 200, put.text
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "harness", "run", str(suite), "--report-dir", str(report)],
+            cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=240)
+    finally:
+        httpx.delete(f"{testbed.serving_url}/admin/faults", headers=admin, timeout=10)
     assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
     return done.returncode
 
@@ -71,16 +94,21 @@ def criterion_row(report: Path, name: str) -> dict[str, object]:
     return found
 
 
-def test_baseline_skipped_judged_then_failed_by_the_latency_fault(tmp_path: Path) -> None:
+def test_baseline_skipped_judged_then_failed_by_the_latency_fault(
+    tmp_path: Path, testbed: Target
+) -> None:
     suite = write_suite(tmp_path, SUITE.format(
-        name=f"baseline-e2e-{os.getpid()}", MEDIAN=MEDIAN, P95=P95))
+        name=f"baseline-e2e-{os.getpid()}", MEDIAN=MEDIAN, P95=P95,
+        registry=testbed.registry_url, serving=testbed.serving_url,
+        orchestrator=testbed.orchestrator_url))
     env = dict(os.environ, HARNESS_ROOT=str(PROJECT_ROOT), PYTHONPATH=str(PROJECT_ROOT),
                HARNESS_STATE_DIR=str(tmp_path / "state"))
     env.pop("HARNESS_PLUGINS", None)
     env.pop("HARNESS_HISTORY_URL", None)
     reports = [tmp_path / f"run{i}" for i in range(3)]
     faults = (NORMAL, NORMAL, SLOW)
-    codes = [harness_run(suite, r, fault, env) for r, fault in zip(reports, faults, strict=True)]
+    codes = [harness_run(suite, r, fault, env, testbed)
+             for r, fault in zip(reports, faults, strict=True)]
     runs = [json.loads((r / "verdict.json").read_text())["run_id"] for r in reports]
     for name in (MEDIAN, P95_NAME):
         first, second, third = (criterion_row(r, name) for r in reports)
