@@ -1,7 +1,7 @@
 """End to end with real Locust against the real testbed: baseline criteria SKIPPED on the
 first run of a new suite, judged (and passed) on a second healthy run, and FAILing on the
 third with the testbed's latency fault, naming the baseline run and value; report.html
-written for each run. The three runs test one testbed (an external target, started once;
+written for each run. The three runs test one testbed (an external target: the session's;
 the latency switched through serving's admin API, the same switch as `--fault`, which
 tests/openapi/test_cli.py drives through the CLI): a testbed start per run would only repeat
 what the smoke e2e proves. Part of the default run: the healthy pair is judged on figures
@@ -13,15 +13,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from harness.target import Target
 from tests.core.conftest import PROJECT_ROOT, write_suite
-from tests.testbed_launch import launched_testbed
+from tests.testbed_launch import target_of
 
 pytestmark = pytest.mark.e2e
 
@@ -66,10 +66,10 @@ NORMAL = "latency:dist=fixed,ms=200,mode=total"
 SLOW = "latency:dist=fixed,ms=600,mode=total"
 
 
-@pytest.fixture(scope="module")
-def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    with launched_testbed(tmp_path_factory.mktemp("testbed"), "--replicas", "1") as target:
-        yield target
+@pytest.fixture
+def testbed(shared_testbed: dict[str, Any]) -> Target:
+    """The session's testbed (tests/conftest.py), as a target."""
+    return target_of(shared_testbed, shared_testbed["manifest_path"])
 
 
 def harness_run(suite: Path, report: Path, fault: str, env: dict[str, str],

@@ -3,8 +3,6 @@ servers on 127.0.0.1 (the bench stand-in and the testbed)."""
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import subprocess
 import sys
@@ -126,27 +124,7 @@ def stand_in() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """The real testbed, once per session; tests switch faults with its admin API."""
-    state = tmp_path_factory.mktemp("testbed")
-    manifest = state / "manifest.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    up = subprocess.run(
-        [PYTHON, "-m", "testbed", "up", "--manifest", str(manifest), "--state-dir", str(state)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )
-    if up.returncode != 0:
-        subprocess.run(
-            [PYTHON, "-m", "testbed", "down", "--manifest", str(manifest)],
-            cwd=ROOT, env=env, capture_output=True, timeout=60,
-        )
-        raise RuntimeError(f"testbed up failed: {up.stderr[-2000:]}")
-    data = json.loads(manifest.read_text())
-    data["manifest_path"] = manifest
-    try:
-        yield data
-    finally:
-        subprocess.run(
-            [PYTHON, "-m", "testbed", "down", "--manifest", str(manifest)],
-            cwd=ROOT, env=env, capture_output=True, timeout=60,
-        )
+def testbed(shared_testbed: dict[str, Any]) -> dict[str, Any]:
+    """The session's real testbed (tests/conftest.py); tests switch faults with its admin
+    API and clear them."""
+    return shared_testbed
