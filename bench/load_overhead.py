@@ -1,47 +1,49 @@
 """Overhead of the harness: requests/s of a harness-driven run (plugin recording every
-request in HDR histograms, streaming intervals, live judging) against bare `locust`
-with the same user class against the same target, several rounds, alternated.
+request in HDR histograms, in-flight counting, streaming intervals, live judging)
+against bare `locust` with the same user class against the same target, in the same
+run, several rounds, alternated.
 
     .venv/bin/python bench/load_overhead.py [--rounds 6] [--duration 10] [--users 10]
-                                            [--mode paired|alternate] [--no-pin]
+        [--mode paired|alternate] [--swap-s 0.25] [--calibrate] [--no-pin]
 
 The target is bench/load_fast_server.py (a fixed answer, no parsing), so that Locust
 is the bottleneck. Target: harness/bare >= 0.97 at the median of the rounds; the
 spread of the per-round ratios and the load average are printed. Beside the
 throughput, each arm's CPU time per request: locust master + worker, and for the
-harness arm this process's too (the orchestrator); ``worker`` is the worker alone,
-where the plugin runs.
+harness arm this process's main thread too (the orchestrator); ``worker`` is the
+worker alone, where the plugin runs.
 
-Why two modes. On this 2-core VM, with other people's processes on it, the CPU one
-locust worker needs per request moved by up to ±30 % from one 6 s run to the next
-(the same arm, pinned or not): it is the machine, not the harness, so arms run one
-after the other measure the machine's drift as much as the harness.
+Why paired. On this 2-core VM shared with other people's processes, the CPU one
+locust worker needs per request moved by up to ±30 % from one run to the next, and
+between the two CPUs at the same moment (one was 2x slower than the other for
+seconds): it is the machine, not the harness. Arms run one after the other
+(``--mode alternate``, the old way: the locust worker alone on the last CPU, the
+server, the master and this process on the others, or ``--no-pin``) measure that
+drift as much as the harness: spreads of 0.6 .. 1.9 at load 2-4.
 
-- ``paired`` (default): in each round both arms run AT THE SAME TIME, each on a CPU
-  of its own with everything it uses (its own instance of the same server, its locust
-  master and worker; the harness arm's orchestrator, this process's main thread), so
-  the harness's extra work (plugin, master merge, orchestrator) competes with the
-  harness arm only. The throughput ratio is counted over the same wall-clock seconds
-  (Locust's per-second counts, the seconds both arms ran fully), so both arms share
-  whatever the machine did then; the CPUs swap every round (use an even number of
-  rounds), so neither arm keeps the busier CPU. Each CPU's server is part of its
-  arm's cost in the throughput ratio (about 20 µs of ~200 µs a request, which dilutes
-  the ratio by a few thousandths); the CPU-per-request ratios leave it out.
-- ``alternate``: the arms one after the other, order alternating, as before: the
-  locust worker alone on the last CPU, the server, the locust master and this process
-  on the others (``--no-pin``: the scheduler places them). Trustworthy on a quiet
-  machine only.
+``paired`` (default): in each round both arms run AT THE SAME TIME, each with its own
+instance of the same server. Each arm's threads are kept together on one CPU (its
+server, its locust master and worker; for the harness, this process's main thread:
+the orchestrator), so the harness's extra work competes with the harness arm only;
+every ``--swap-s`` the two arms trade CPUs (a few system calls), so both see both
+CPUs equally within every second. The bare arm starts when the harness has started
+its locust, and the throughput ratio is counted over the wall-clock seconds both arms
+ran fully (Locust's per-second counts, EDGE_SECONDS dropped at each end): the same
+seconds, the same phase of both runs. Each arm's server is part of that arm's CPU,
+so it dilutes the throughput ratio a little (about 10 % of the CPU of a request);
+the CPU-per-request ratios leave it out. ``--calibrate`` runs bare in both arms (an
+A/A run): its spread is the noise floor of the comparison at that moment.
 
-Both: each arm's locust runs in a session of its own (the harness starts its children
-so, and Linux's autogroup scheduler shares the CPU between sessions), so do the
-servers; the locustfile pins its own processes at init (HARNESS_BENCH_CPUS_*), the
-same in both arms, whoever started locust; warm-up rounds are not counted.
+Both modes: each arm's locust runs in a session of its own (the harness starts its
+children so, and Linux's autogroup scheduler shares the CPU between sessions), so do
+the servers; warm-up rounds are not counted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -59,8 +61,9 @@ from load_common import ROOT, context, free_port, median, save, table
 LOCUSTFILE = "bench/load_static_locustfile.py"
 TARGET_RATIO = 0.97
 CPU_ENV = "HARNESS_BENCH_CPU_DIR"
-EDGE_SECONDS = 1
-"""Seconds dropped at each end of an arm's run before counting the common seconds."""
+EDGE_SECONDS = 2
+"""Seconds dropped at each end of an arm's run before counting the common seconds: the
+partial first second and the users' ramp (-r users: one second), the partial last one."""
 
 Run = tuple[int, float, dict[int, int]]
 
@@ -104,23 +107,33 @@ def run_usage(cpu_dir: Path) -> dict[str, float]:
     return usage
 
 
-def bare(url: str, args: argparse.Namespace, env: dict[str, str]) -> Run:
+def bare(
+    url: str, args: argparse.Namespace, env: dict[str, str], started: list[int] | None = None
+) -> Run:
+    """Bare locust; its pid is appended to ``started`` as soon as it runs."""
     from harness.process import venv_bin
 
     with tempfile.TemporaryDirectory() as tmp:
         port = str(free_port())
         users = str(args.users)
-        subprocess.run(
+        locust = subprocess.Popen(
             [venv_bin("locust"), "-f", str(ROOT / LOCUSTFILE), "--headless", "-u", users,
              "-r", users, "-t", f"{args.duration}s", "-H", url, "--only-summary",
              "--json-file", f"{tmp}/bare", "--processes", "1", "--master-bind-host",
              "127.0.0.1", "--master-bind-port", port, "--master-host", "127.0.0.1",
              "--master-port", port],
             cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            timeout=args.duration + 60, check=False,
             start_new_session=True,  # as harness.process starts it
             env={**os.environ, **env},
         )
+        if started is not None:
+            started.append(locust.pid)
+        try:
+            locust.wait(args.duration + 60)
+        finally:
+            if locust.poll() is None:
+                locust.kill()
+                locust.wait()
         return rps_of(Path(tmp) / "bare.json")
 
 
@@ -141,14 +154,20 @@ def harnessed(url: str, args: argparse.Namespace, env: dict[str, str]) -> Run:
         return rps_of(ctx.artifact_dir / "locust.json")
 
 
-def one_arm(kind: str, url: str, args: argparse.Namespace, pins: dict[str, str]) -> dict[str, Any]:
+def one_arm(
+    kind: str, url: str, args: argparse.Namespace, pins: dict[str, str],
+    started: list[int] | None = None,
+) -> dict[str, Any]:
     """requests, rps, per-second counts, CPU µs per request (locust during the run; for
     the harness, this process's CPU too: the orchestrator) of one run of one arm. The
     orchestrator's CPU is this thread's (the bare arm's waiting thread is not in it)."""
     own_before = time.thread_time()
     with tempfile.TemporaryDirectory() as cpu_tmp:
-        run = bare if kind == "bare" else harnessed
-        count, rps, per_second = run(url, args, {**pins, CPU_ENV: cpu_tmp})
+        env = {**pins, CPU_ENV: cpu_tmp}
+        if kind == "bare":
+            count, rps, per_second = bare(url, args, env, started)
+        else:
+            count, rps, per_second = harnessed(url, args, env)
         usage = run_usage(Path(cpu_tmp))
     own_s = time.thread_time() - own_before
     orchestrator_us = own_s / count * 1e6 if kind != "bare" else 0.0
@@ -191,37 +210,134 @@ class Servers:
             self.urls.append(f"http://127.0.0.1:{port}")
         time.sleep(1.0)
 
+    @property
+    def pids(self) -> list[int]:
+        return [proc.pid for proc in self.procs]
+
     def stop(self) -> None:
         for proc in self.procs:
             proc.terminate()
             proc.wait(10)
 
 
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (from /proc: cheap, unlike a scan of every
+    process, which the swapper would do on one of the arms' CPUs)."""
+    found: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as text:
+                found += [int(child) for child in text.read().split()]
+    except OSError:
+        pass
+    return found
+
+
+def _tids(pids: list[int]) -> list[int]:
+    """Every thread of these processes and of all their descendants."""
+    tids: list[int] = []
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        try:
+            tids += [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+        except OSError:
+            continue
+        todo += _children(pid)
+    return tids
+
+
+class Swapper(threading.Thread):
+    """Keeps each arm's threads together on one CPU; every ``period_s`` the two arms
+    trade CPUs (0: they keep the CPUs of the round, checked every second since
+    locust's processes come and go). Its own work is a few system calls a swap."""
+
+    def __init__(self, cpus: list[int], arms: dict[str, Callable[[], list[int]]],
+                 period_s: float, flipped: bool) -> None:
+        super().__init__(daemon=True)
+        self.cpus, self.arms, self.period_s, self.flipped = cpus, arms, period_s, flipped
+        self.done = threading.Event()
+        self.swaps = 0
+
+    def placement(self) -> dict[str, int]:
+        first, second = (self.cpus[1], self.cpus[0]) if self.flipped else tuple(self.cpus)
+        return {"harness": first, "bare": second}
+
+    def run(self) -> None:
+        while not self.done.wait(self.period_s or 1.0):
+            if self.period_s:
+                self.flipped = not self.flipped
+                self.swaps += 1
+            self.place()
+
+    def place(self) -> None:
+        """Both arms' threads found first, then moved in turn, one of each arm after
+        the other: neither arm waits on the other's look-up with both on one CPU."""
+        moves = [[(tid, cpu) for tid in self.arms[arm]()] for arm, cpu in self.placement().items()]
+        for pair in itertools.zip_longest(*moves):
+            for move in pair:
+                if move is None:
+                    continue
+                try:
+                    os.sched_setaffinity(move[0], {move[1]})
+                except OSError:
+                    pass  # gone
+
+
+def _await_harness_locust(servers: Servers, timeout_s: float = 60.0) -> None:
+    """Wait until the harness arm has started its locust (the first child of this
+    process that is no server), so that both arms' runs start together: the common
+    seconds are then the same seconds of both runs, not the harness's first ones
+    against bare's last ones."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(pid not in servers.pids for pid in _children(os.getpid())):
+            return
+        time.sleep(0.01)
+    raise SystemExit("the harness arm started no locust within a minute")
+
+
 def paired_round(index: int, servers: Servers, args: argparse.Namespace) -> dict[str, Any]:
-    """Both arms at once, each on its own CPU with its own server; CPUs swap each round."""
-    cpus = sorted(os.sched_getaffinity(0) | set(args.cpus))[:2]
-    harness_cpu, bare_cpu = (cpus[0], cpus[1]) if index % 2 == 0 else (cpus[1], cpus[0])
+    """Both arms at once, each with its own server, each arm's threads kept together
+    on one CPU; the arms trade CPUs every ``--swap-s`` (and between rounds)."""
     arms: dict[str, dict[str, Any]] = {}
     failure: list[BaseException] = []
+    bare_master: list[int] = []
+    helpers: list[int] = []  # this process's threads that are not the orchestrator's
 
     def bare_arm() -> None:
+        helpers.append(threading.get_native_id())
         try:
-            os.sched_setaffinity(0, {bare_cpu})  # this thread, so the locust it starts
-            arms["bare"] = one_arm("bare", servers.urls[cpus.index(bare_cpu)], args,
-                                   pin_env({bare_cpu}, {bare_cpu}))
+            _await_harness_locust(servers)
+            arms["bare"] = one_arm("bare", servers.urls[1], args, {}, bare_master)
         except BaseException as exc:  # re-raised in the main thread
             failure.append(exc)
 
+    def harness_tids() -> list[int]:
+        own = [int(t) for t in os.listdir("/proc/self/task") if int(t) not in helpers]
+        locusts = [pid for pid in _children(os.getpid())
+                   if pid not in bare_master and pid not in servers.pids]
+        return own + _tids([servers.pids[0], *locusts])
+
+    swapper = Swapper(args.cpus[:2], {"harness": harness_tids,
+                                      "bare": lambda: _tids([servers.pids[1], *bare_master])},
+                      args.swap_s, flipped=index % 2 == 1)
+    first = swapper.placement()["harness"]
     load_before = os.getloadavg()[0]
     thread = threading.Thread(target=bare_arm)
-    os.sched_setaffinity(0, {harness_cpu})
+    swapper.place()
+    swapper.start()
+    helpers.append(swapper.native_id or 0)
     thread.start()
     try:
-        arms["harness"] = one_arm("harness", servers.urls[cpus.index(harness_cpu)], args,
-                                  pin_env({harness_cpu}, {harness_cpu}))
+        # --calibrate: bare in the harness's place too (an A/A run: the noise floor)
+        arms["harness"] = one_arm("bare" if args.calibrate else "harness", servers.urls[0],
+                                  args, {})
     finally:
         thread.join()
-        os.sched_setaffinity(0, set(cpus))
+        swapper.done.set()
+        swapper.join()
+        os.sched_setaffinity(0, set(args.cpus))
     if failure:
         raise failure[0]
     seconds = common_seconds(arms)
@@ -230,7 +346,8 @@ def paired_round(index: int, servers: Servers, args: argparse.Namespace) -> dict
     counts = {k: sum(a["per_second"].get(s, 0) for s in seconds) for k, a in arms.items()}
     row = round_row(index, arms, load_before)
     row.update({
-        "first": f"harness on CPU {harness_cpu}", "common_s": len(seconds),
+        "first": f"harness first on CPU {first}", "common_s": len(seconds),
+        "swaps": swapper.swaps,
         "bare_rps": counts["bare"] / len(seconds), "harness_rps": counts["harness"] / len(seconds),
         "ratio": counts["harness"] / counts["bare"],
     })
@@ -279,6 +396,10 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=1, help="uncounted rounds first")
     parser.add_argument("--mode", choices=("paired", "alternate"), default="paired")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="paired mode: bare against bare (A/A), to see the noise floor")
+    parser.add_argument("--swap-s", type=float, default=0.25,
+                        help="paired mode: the arms trade CPUs this often (0: once a round)")
     parser.add_argument("--no-pin", dest="pin", action="store_false",
                         help="alternate mode: let the scheduler place the processes")
     args = parser.parse_args()
@@ -287,9 +408,10 @@ def main() -> None:
     if args.mode == "paired":
         if len(cpus) < 2:
             raise SystemExit("paired mode needs two CPUs: use --mode alternate")
-        servers = Servers([{cpus[0]}, {cpus[1]}])
+        servers = Servers([set(cpus), set(cpus)])
         play: Callable[[int, Servers, argparse.Namespace], dict[str, Any]] = paired_round
-        print(f"paired: both arms at once, each on its own CPU of {cpus[:2]}, swapped each round")
+        print(f"paired: both arms at once, each arm's threads together on one CPU of "
+              f"{cpus[:2]}, trading CPUs every {args.swap_s:g} s and between rounds")
     else:
         args.layout = ({cpus[-1]}, set(cpus[:-1]) or {cpus[-1]})
         if args.pin:
@@ -326,8 +448,10 @@ def report(rounds: list[dict[str, Any]], args: argparse.Namespace) -> None:
     harness_median = median([r["harness_rps"] for r in rounds])
     ratio_median = statistics.median(r["ratio"] for r in rounds)
     loads = [r["load_avg"] for r in rounds]
-    how = "paired" if args.mode == "paired" else (
-        f"alternate, {'pinned' if args.pin else 'unpinned'}")
+    if args.mode == "paired":
+        how = "paired, A/A: bare in both arms" if args.calibrate else "paired"
+    else:
+        how = f"alternate, {'pinned' if args.pin else 'unpinned'}"
     print(f"{args.rounds} rounds of {args.duration} s ({how}); medians: bare {bare_median:.0f} "
           f"rps, harness {harness_median:.0f} rps")
     print(f"throughput ratio (harness/bare) per round: {spread(rounds, 'ratio')}")
