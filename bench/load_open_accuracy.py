@@ -10,12 +10,14 @@ no stall, the two differ only by the client's own scheduling delay, which is err
 Target: harness p50 within 0.5 ms of the truth. Also shown: the server's injected
 delay (the floor) and Locust's bucketed p50 (its JSON). Load average beside each.
 
-Measured here (2026-12-01, ``--rounds 5 --duration 10``, load 1.6-2.4): median error
+Measured here (2026-12-01, ``--rounds 5 --duration 10``): at load 1.6-2.4 median error
 +0.064 ms (fixed 5 ms; spread +0.038 .. +1.698) and +0.069 ms (lognormal; +0.035 ..
-+0.595), from +0.31 ms before arrivals waited out their due time in their own
-greenlet and were timed as Locust's response time plus how late they were sent. The
-outlying rounds are the client starved of CPU (its true p50 moved too): a request
-sent late is timed from its intended start, as the open model must.
++0.595); at load 2.3-4.9 +0.066 ms (+0.051 .. +0.587) and +0.156 ms (+0.036 ..
++0.539); from +0.31 ms (load <= 4.7) and +1.3-1.8 ms (load 6-7) before arrivals
+waited out their due time in their own greenlet and were timed as Locust's response
+time plus how late they were sent. The outlying rounds are the client starved of CPU
+(its true p50 moved too): a request sent late is timed from its intended start, as
+the open model must.
 """
 
 from __future__ import annotations
