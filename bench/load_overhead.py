@@ -41,9 +41,11 @@ the servers; warm-up rounds are not counted.
 Measured here (2026-12-01, 2 cores, other people's suites running):
 - ``--calibrate --rounds 6 --duration 10`` (A/A), twice, load 2.5-3.3: throughput
   ratio median 0.980 (0.934 .. 1.092) and 0.979 (0.943 .. 1.033); CPU per request
-  0.999 (0.981 .. 1.067) and 1.002 (0.986 .. 1.026). So the CPU figure is unbiased
-  within about 1.5 %; the throughput figure reads about 2 % low for the harness's
-  slot (not explained yet): read it beside the A/A run.
+  0.999 (0.981 .. 1.067) and 1.002 (0.986 .. 1.026); with the server instances and
+  the order of moves alternated too, load 3.9-4.3: 0.983 (0.912 .. 1.010) and 1.000
+  (0.968 .. 1.018). So the CPU figure is unbiased within about 1.5 %; the throughput
+  figure reads about 2 % low for the harness's slot (not explained yet: not the
+  server instance, not the order of moves): read it beside the A/A run.
 - ``--rounds 6 --duration 10``, load 1.8-2.3: throughput ratio median 0.931 (0.913 ..
   0.973); CPU per request 0.939 (0.929 .. 0.945); the worker alone 0.951 (0.940 ..
   0.956). ``--rounds 5`` at load 2.5-2.9: 0.932 (0.880 .. 0.987), 0.942, 0.957. The
@@ -286,8 +288,11 @@ class Swapper(threading.Thread):
 
     def place(self) -> None:
         """Both arms' threads found first, then moved in turn, one of each arm after
-        the other: neither arm waits on the other's look-up with both on one CPU."""
+        the other (which arm first alternates): neither arm waits on the other's
+        look-up with both on one CPU."""
         moves = [[(tid, cpu) for tid in self.arms[arm]()] for arm, cpu in self.placement().items()]
+        if self.swaps % 2:
+            moves.reverse()  # neither arm is always the one moved first
         for pair in itertools.zip_longest(*moves):
             for move in pair:
                 if move is None:
@@ -317,13 +322,14 @@ def paired_round(index: int, servers: Servers, args: argparse.Namespace) -> dict
     arms: dict[str, dict[str, Any]] = {}
     failure: list[BaseException] = []
     bare_master: list[int] = []
+    mine, theirs = (0, 1) if index % 2 == 0 else (1, 0)  # server instances trade too
     helpers: list[int] = []  # this process's threads that are not the orchestrator's
 
     def bare_arm() -> None:
         helpers.append(threading.get_native_id())
         try:
             _await_harness_locust(servers)
-            arms["bare"] = one_arm("bare", servers.urls[1], args, {}, bare_master)
+            arms["bare"] = one_arm("bare", servers.urls[theirs], args, {}, bare_master)
         except BaseException as exc:  # re-raised in the main thread
             failure.append(exc)
 
@@ -331,10 +337,10 @@ def paired_round(index: int, servers: Servers, args: argparse.Namespace) -> dict
         own = [int(t) for t in os.listdir("/proc/self/task") if int(t) not in helpers]
         locusts = [pid for pid in _children(os.getpid())
                    if pid not in bare_master and pid not in servers.pids]
-        return own + _tids([servers.pids[0], *locusts])
+        return own + _tids([servers.pids[mine], *locusts])
 
     swapper = Swapper(args.cpus[:2], {"harness": harness_tids,
-                                      "bare": lambda: _tids([servers.pids[1], *bare_master])},
+                                      "bare": lambda: _tids([servers.pids[theirs], *bare_master])},
                       args.swap_s, flipped=index % 2 == 1)
     first = swapper.placement()["harness"]
     load_before = os.getloadavg()[0]
@@ -345,7 +351,7 @@ def paired_round(index: int, servers: Servers, args: argparse.Namespace) -> dict
     thread.start()
     try:
         # --calibrate: bare in the harness's place too (an A/A run: the noise floor)
-        arms["harness"] = one_arm("bare" if args.calibrate else "harness", servers.urls[0],
+        arms["harness"] = one_arm("bare" if args.calibrate else "harness", servers.urls[mine],
                                   args, {})
     finally:
         thread.join()

@@ -10,7 +10,8 @@ through the harness::
         def arrival(self) -> None:
             self.client.post("/predict", json={...})
 
-Each arrival gets its own greenlet, spawned at its intended start time. The
+Each arrival gets its own greenlet, spawned just before its intended start time
+(TIMER_LEAD_S), which it waits out in that greenlet before its request. The
 rate is shared between all users of the class (``-u``; one user per worker
 process is plenty): each user schedules ``rate / users`` arrivals per second.
 An arrival that would exceed ``max_in_flight`` (also shared) is not sent and is
