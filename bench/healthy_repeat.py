@@ -2,7 +2,8 @@
 times and count the passes.
 
     .venv/bin/python bench/healthy_repeat.py [--runs 10] [SUITE ...]
-        (default suites: suites/smoke.yaml suites/gameday.yaml)
+        (default suites: suites/smoke.yaml suites/gameday.yaml; --keep DIR keeps
+        every run's report directory)
 
 Each run is a real ``python -m harness run SUITE --report-dir DIR`` (it starts the
 testbed, runs every stage, tears it down). Prints, per suite, the pass count, every
@@ -85,12 +86,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("suites", nargs="*", default=list(DEFAULT_SUITES))
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep every run's report directory under this one")
     args = parser.parse_args()
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
         for index in range(args.runs):
             for suite in args.suites:
-                row = run_once(suite, Path(tmp) / f"{Path(suite).stem}-{index + 1}")
+                row = run_once(suite, root / f"{Path(suite).stem}-{index + 1}")
                 results.append(row)
                 print(f"{suite} run {index + 1}: {row['status']} in {row['wall_s']:.0f} s "
                       f"(load avg {row['load_avg']:.2f})", flush=True)
