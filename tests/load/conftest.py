@@ -3,10 +3,13 @@ servers on 127.0.0.1 (the bench stand-in and the testbed)."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,31 @@ def wait_port(port: int, timeout_s: float = 15.0) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@contextlib.contextmanager
+def counting_server_at(delay_ms: int | None = None) -> Iterator[str]:
+    """tests/load/counting_server.py on a free port (answers in 5 ms, or ``delay_ms``),
+    its URL while the block runs."""
+    port = free_port()
+    delay = ["--delay-ms", str(delay_ms)] if delay_ms is not None else []
+    proc = subprocess.Popen(
+        [PYTHON, str(ROOT / "tests" / "load" / "counting_server.py"), "--port", str(port),
+         *delay],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def served(url: str) -> dict[int, int]:
+    """What the counting server received, per wall-clock second of arrival."""
+    with urllib.request.urlopen(f"{url}/counts", timeout=10) as answer:
+        return {int(k): int(v) for k, v in json.loads(answer.read()).items()}
 
 
 def interval(

@@ -5,9 +5,6 @@ and the closed model (real Locust, master + worker, against tests/load/counting_
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from harness.load.spec import LoadStep
 from harness.load.stage import STAGE
 from harness.outcome import StepOutcome
 from harness.status import Status
-from tests.load.conftest import PYTHON, ROOT, free_port, step_context, target_for, wait_port
+from tests.load.conftest import counting_server_at, served, step_context, target_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,22 +26,8 @@ def slack(count: int) -> int:
 
 @pytest.fixture
 def counting_server() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [PYTHON, str(ROOT / "tests" / "load" / "counting_server.py"), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def served(url: str) -> dict[int, int]:
-    with urllib.request.urlopen(f"{url}/counts", timeout=10) as answer:
-        return {int(k): int(v) for k, v in json.loads(answer.read()).items()}
+    with counting_server_at() as url:
+        yield url
 
 
 def counted(outcome: StepOutcome) -> dict[int, int]:
