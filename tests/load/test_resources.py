@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
+import psutil
 import pytest
 
 from harness.load.resources import (
@@ -20,25 +23,63 @@ from harness.load.resources import (
 from tests.prometheus_servers import PrometheusServers
 
 
+def _spinning_child(parent: psutil.Process, timeout_s: float = 10.0) -> psutil.Process:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if children := parent.children():
+            return children[0]
+        time.sleep(0.02)
+    raise AssertionError("the manifest process started no child")
+
+
+def _cpu_s(*processes: psutil.Process) -> float:
+    """CPU seconds the processes used so far, each read from /proc/<pid>/stat (utime+stime)."""
+    total = 0
+    for process in processes:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _bracketed_sample(sampler: CpuSampler, *processes: psutil.Process) -> tuple[float, float]:
+    before = _cpu_s(*processes)
+    sampler.sample()
+    return before, _cpu_s(*processes)
+
+
 def test_sampler_sees_a_busy_child_of_a_manifest_process(tmp_path: Path) -> None:
+    """The CPU seconds the sampler reports over its windows (fraction x window x cores) are
+    those the manifest process and its spinning child used, per /proc, bracketed by reads
+    just before and after the first and last sample: exact whatever the load (at load 4 on
+    2 cores a spinning process gets about half a core, so a fixed floor would flake)."""
     parent = subprocess.Popen(
         [sys.executable, "-c",
          "import subprocess, sys; subprocess.run([sys.executable, '-c', "
-         "'import time\\nend = time.time() + 3\\nwhile time.time() < end: pass'])"]
+         "'import time\\nend = time.time() + 5\\nwhile time.time() < end: pass'])"]
     )
     try:
         manifest = tmp_path / "manifest.json"
         manifest.write_text(json.dumps(
             {"services": {"serving": {"url": "x", "pid": parent.pid}}, "pods": []}
         ))
+        root = psutil.Process(parent.pid)
+        child = _spinning_child(root)
         sampler = CpuSampler(manifest_pids(manifest))
-        time.sleep(0.3)
-        for _ in range(4):
-            sampler.sample()
+        sampler.sample()
+        time.sleep(0.1)
+        first = _bracketed_sample(sampler, root, child)
+        for _ in range(3):
             time.sleep(0.25)
-        busy = [s.fraction for s in sampler.samples]
-        # one core spinning = 1 / cores of the machine
-        assert max(busy) > 0.5 / sampler.cores and max(busy) <= 1.05
+            sampler.sample()
+        time.sleep(0.25)
+        last = _bracketed_sample(sampler, root, child)
+        windows = list(pairwise(sampler.samples))  # between the two bracketed samples
+        seen = sampler.cores * sum(s.fraction * (s.at - p.at) for p, s in windows)
+        used = (last[0] - first[1], last[1] - first[0])  # at least, at most (CPU seconds)
+        assert used[0] - 1e-6 <= seen <= used[1] + 1e-6, (seen, used)
+        window = windows[-1][1].at - windows[0][0].at
+        assert used[0] > 0.1 * window, f"the child hardly ran ({used[0]:.3f} s): proof void"
+        assert all(0.0 <= s.fraction <= 1.05 for s in sampler.samples)
     finally:
         parent.kill()
         parent.wait()
