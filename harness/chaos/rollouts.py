@@ -9,9 +9,10 @@ stays; anything else (failed, stuck, replicas on two versions) -> the previous v
 promoted back (``POST /models/{id}/transition`` with that version's id, not the registry's
 ``rollback``, which goes to whatever was in production before), the deployer rolls it out,
 and replicas still on another version afterwards are replaced by force (SIGTERM: the
-master boots their replacements from the deployed artifact). Verified when every live
-replica serves one version. The testbed is imported lazily: the orchestrator has it only
-for local targets.
+master boots their replacements from the deployed artifact). Verified when the testbed's
+full count of replicas is live and every one serves that version (a replacement that is
+still booting is not "on the version"). The testbed is imported lazily: the orchestrator
+has it only for local targets.
 """
 
 from __future__ import annotations
@@ -117,15 +118,26 @@ def replica_versions(manifest: Manifest) -> dict[int, str]:
     return versions
 
 
+def all_serve(manifest: Manifest, version: str) -> bool:
+    """The testbed's full count of replicas is live and every one serves ``version``.
+
+    The count matters: a worker the master has just forked (to replace one that exited)
+    has no pod record for a moment, so ``live_pods`` does not list it; without the count,
+    that moment reads as "every replica on ``version``" and the replacement then shows up
+    still loading ("")."""
+    versions = replica_versions(manifest)
+    wanted = max(manifest.services.serving.replicas, 1)
+    return len(versions) >= wanted and set(versions.values()) == {version}
+
+
 def wait_settled(manifest: Manifest, version: str, timeout_s: float) -> bool:
-    """Until the deployer is not rolling and every replica serves ``version``."""
+    """Until the deployer is not rolling and every replica (all of them) serves ``version``."""
     from testbed.serving.rollout_state import read_rollout_state
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         state = read_rollout_state(serving_dir(manifest))
-        versions = set(replica_versions(manifest).values())
-        if state.state != "rolling" and versions == {version}:
+        if state.state != "rolling" and all_serve(manifest, version):
             return True
         time.sleep(0.2)
     return False
@@ -171,7 +183,7 @@ def settle(record: FaultRecord, timeout_s: float = SETTLE_S) -> Settled:
             break
         time.sleep(0.2)
     state = read_rollout_state(serving_dir(manifest))
-    if state.state == "done" and set(replica_versions(manifest).values()) == {target}:
+    if state.state == "done" and all_serve(manifest, target):
         return Settled(True, f"rolled out: every replica on {target}")
     rolled_back_at = time.time()
     promote(manifest, ensure_registered(manifest, [previous])[previous])
@@ -181,4 +193,5 @@ def settle(record: FaultRecord, timeout_s: float = SETTLE_S) -> Settled:
     _replace_stragglers(manifest, previous)
     if wait_settled(manifest, previous, 20.0):
         return Settled(True, f"rollout to {target} undone (stragglers replaced): on {previous}")
-    return Settled(False, f"replicas on {sorted(set(replica_versions(manifest).values()))}")
+    versions = replica_versions(manifest)
+    return Settled(False, f"{len(versions)} replicas live, on {sorted(set(versions.values()))}")
