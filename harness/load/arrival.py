@@ -28,7 +28,7 @@ plugin knows when every arrival of a second has ended; and no second is shipped
 before the scheduler has spawned all of its arrivals (:data:`HORIZON`).
 
 Coordinated omission: the harness plugin measures the latency of a request
-made by an arrival from its *intended* start (:func:`intended_start`), not from
+made by an arrival from its *intended* start (:func:`intended`), not from
 when the request could actually be sent. Locust's own statistics keep the
 service time (time from send to response), so both can be compared.
 
@@ -94,12 +94,6 @@ def intended() -> tuple[float, float] | None:
         return None
     value: tuple[float, float] | None = getattr(_ARRIVAL, "due", None)
     return value
-
-
-def intended_start() -> float | None:
-    """perf_counter() time at which the current greenlet's arrival was due, if any."""
-    due = intended()
-    return None if due is None else due[0]
 
 
 def intended_start_wall() -> float:
