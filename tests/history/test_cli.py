@@ -131,7 +131,10 @@ def test_history_survives_a_sigkill_mid_run(tmp_path: Path, env: dict[str, str])
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", str(suite(tmp_path, 20, sleep=30)),
          "--report-dir", str(report)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # a SIGKILLed run cannot remove its steps' work directories: keep them in
+        # tmp_path, not the machine's temp directory
+        cwd=PROJECT_ROOT, env={**env, "TMPDIR": str(tmp_path)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: "StepStarted" in _read(report / "events.jsonl"), 30)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
