@@ -10,9 +10,9 @@ interrupted, from which the reports are written.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +41,7 @@ from harness.status import Status
 from harness.target import Target
 from harness.targets import TargetOptions, TargetUnavailable, open_target
 from harness.verdict import RunResult, StageVerdict, judge_run, judge_stage
+from harness.work_dirs import run_dir, step_work_dir
 
 __all__ = ["RunOptions", "RunResult", "interrupted_before_start", "new_run_id", "run_suite"]
 
@@ -97,6 +98,7 @@ async def run_suite(suite: Suite, options: RunOptions, emit: Emit) -> RunResult:
         if task is not None:
             task.uncancel()
         interrupted = INTERRUPTED
+    _remove_if_empty(run_dir(options.run_id))  # owned_by removes it whole (its children's tmp)
     verdict = judge_run(
         _all_stages(suite, progress, run_error, interrupted), run_error, interrupted
     )
@@ -139,6 +141,11 @@ async def _recover(emit: Emit) -> tuple[str, ...]:
     if lines:
         emit(FaultsRecovered(lines))
     return lines
+
+
+def _remove_if_empty(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
 
 
 def _describe(target: Target) -> str:
@@ -198,7 +205,7 @@ async def _run_step(
         stream.emit(StepStarted(step.name, step.kind, step.timeout_s))
         artifact_dir = options.report_dir / step.name
         artifact_dir.mkdir(parents=True, exist_ok=True)
-        work_dir = Path(tempfile.mkdtemp(prefix=f"harness-{step.name}-"))
+        work_dir = step_work_dir(options.run_id, step.name)  # in the state dir, not /tmp
         stage = stage_registry.stage_for(step.kind)
         ctx = StepContext(
             run_id=options.run_id,

@@ -13,9 +13,15 @@ Two records, both made before the harness can be killed without leaving a trace:
   time, argv) is appended and fsynced to ``<state dir>/runs/<run id>.processes.jsonl``:
   group members that cleared their environment are still found through it.
 
+Every child also gets ``TMPDIR=<state dir>/runs/<run id>/tmp`` (:mod:`harness.work_dirs`):
+what the tools put in "the temp directory" stays in the run's own scratch space, which a
+run that ends removes and ``harness recover`` removes for a run that was killed, never in
+the machine's temp directory.
+
 The run is live while it holds its lock (:mod:`harness.live_runs`); when its block ends
-normally, whatever of its processes is still running is killed and the record removed
-(:func:`owned_by`), so a run that ended leaves nothing for recovery to find.
+normally, whatever of its processes is still running is killed and the record and the
+run's scratch space removed (:func:`owned_by`), so a run that ended leaves nothing for
+recovery to find.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pathlib import Path
 import psutil
 
 from harness.paths import state_dir
+from harness.work_dirs import remove_run_dir, run_tmp_dir
 from wholefile import append_line, fsync_directory
 
 OWNER_ENV = "HARNESS_OWNER_RUN"
@@ -75,11 +82,13 @@ def record_path(run_id: str, directory: Path | None = None) -> Path:
 
 
 def child_env(env: Mapping[str, str] | None) -> dict[str, str] | None:
-    """``env`` (default: ours) with the current run's mark; unchanged outside a run."""
+    """``env`` (default: ours) with the current run's mark and its ``TMPDIR``; unchanged
+    outside a run."""
     run_id = current_run()
     if run_id is None:
         return dict(env) if env is not None else None
-    return {**(os.environ if env is None else env), OWNER_ENV: mark(run_id)}
+    base = os.environ if env is None else env
+    return {**base, OWNER_ENV: mark(run_id), "TMPDIR": str(run_tmp_dir(run_id))}
 
 
 def record_spawn(pid: int, argv: Sequence[str]) -> None:
@@ -120,11 +129,13 @@ def remove_record(path: Path) -> None:
 
 @contextlib.contextmanager
 def owned_by(run_id: str) -> Iterator[None]:
-    """Mark and record every child started in the block as ``run_id``'s; on the way out
-    kill what of them is still running (a bug elsewhere, said on stderr) and remove the
-    record. Entered while the run holds its lock, left before it lets go of it."""
+    """Mark and record every child started in the block as ``run_id``'s, with the run's
+    ``TMPDIR``; on the way out kill what of them is still running (a bug elsewhere, said
+    on stderr), then remove the record and the run's scratch space. Entered while the run
+    holds its lock, left before it lets go of it."""
     from harness.orphans import reap_run  # orphans imports this module
 
+    run_tmp_dir(run_id).mkdir(parents=True, exist_ok=True)
     token = _current_run.set(run_id)
     try:
         yield
@@ -132,3 +143,4 @@ def owned_by(run_id: str) -> Iterator[None]:
         _current_run.reset(token)
         for line in reap_run(run_id):
             print(f"harness: {line}", file=sys.stderr)
+        remove_run_dir(run_id)

@@ -90,6 +90,11 @@ def live_testbeds() -> list[str]:
     ]
 
 
+def live_testbed_dirs() -> list[Path]:
+    """The directories of testbeds whose harness run is still alive."""
+    return [lease.testbed_dir for lease in _read_leases() if lease.alive]
+
+
 def reap_orphaned_testbeds(base_dir: Path) -> list[str]:
     """Stop every leased testbed whose owner is dead; one line per testbed stopped."""
     lines: list[str] = []
@@ -111,10 +116,14 @@ def testbed_state_dir(run_id: str) -> Path:
 
 def remove_testbed_state(testbed_dir: Path) -> None:
     """Delete a stopped testbed's state if it is a run's testbed dir in the harness state
-    dir (:func:`testbed_state_dir`); anything elsewhere is not the harness's to delete."""
+    dir (:func:`testbed_state_dir`); anything elsewhere is not the harness's to delete.
+    The run's directory goes too once nothing else is in it (the rest of it, the run's
+    scratch space, is :mod:`harness.work_dirs`'s)."""
     run_dir = testbed_dir.resolve().parent
     if testbed_dir.name == "testbed" and run_dir.parent == (state_dir() / "runs").resolve():
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(testbed_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()
 
 
 def stop_testbed(testbed_dir: Path, base_dir: Path) -> None:

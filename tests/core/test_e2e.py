@@ -23,11 +23,18 @@ from tests.report.browser import open_report
 pytestmark = pytest.mark.e2e
 
 
-def harness(args: list[str], state: Path | None = None) -> subprocess.Popen[bytes]:
+def harness(
+    args: list[str], state: Path | None = None, tmp: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """``harness ARGS`` with the state dir ``state`` and ``tmp`` as its TMPDIR (the
+    machine's temp directory as the run sees it: nothing may be left there)."""
     env = dict(os.environ, HARNESS_ROOT=str(PROJECT_ROOT), PYTHONPATH=str(PROJECT_ROOT))
     env.pop("HARNESS_PLUGINS", None)
     if state is not None:
         env["HARNESS_STATE_DIR"] = str(state)
+    if tmp is not None:
+        tmp.mkdir(exist_ok=True)
+        env["TMPDIR"] = str(tmp)
     return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
@@ -112,8 +119,8 @@ def assert_no_secret_in(report: Path, tokens: set[str]) -> None:
 
 
 def test_smoke_suite_passes_against_the_testbed(tmp_path: Path) -> None:
-    report, state = tmp_path / "report", tmp_path / "state"
-    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state)
+    report, state, machine_tmp = tmp_path / "report", tmp_path / "state", tmp_path / "tmp"
+    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state, machine_tmp)
     seen: set[int] = set()
     tokens: set[str] = set()
     deadline = time.monotonic() + 300
@@ -159,6 +166,7 @@ def test_smoke_suite_passes_against_the_testbed(tmp_path: Path) -> None:
     assert_no_secret_in(report, tokens)
     assert (report / "testbed" / "logs" / "registry.log").exists()
     assert not (state / "runs" / verdict["run_id"]).exists()  # its state went with it
+    assert list(machine_tmp.iterdir()) == []  # no tool left anything in the temp directory
     umask = os.umask(0o022)
     os.umask(umask)
     modes = {oct(p.stat().st_mode & 0o777) for p in (report / "verdict.json",
@@ -181,8 +189,8 @@ stages:
          user_classes: [InferenceUser], users: 5, spawn_rate: 5, duration: 30s, timeout: 1m,
          criteria: ["requests >= 5"]}
 """)  # Locust right after the testbed: no contract steps to wait through
-    report, state = tmp_path / "report", tmp_path / "state"
-    proc = harness(["run", str(path), "--report-dir", str(report)], state)
+    report, state, machine_tmp = tmp_path / "report", tmp_path / "state", tmp_path / "tmp"
+    proc = harness(["run", str(path), "--report-dir", str(report)], state, machine_tmp)
     seen: set[int] = set()
     tokens: set[str] = set()
     deadline = time.monotonic() + 150
@@ -211,6 +219,8 @@ stages:
     assert not list((state / "runs").glob("*.processes.jsonl"))  # nothing left to find
     run_id = json.loads((report / "in-progress.json").read_text())["run_id"]
     assert not marked_with(mark(run_id, state)), "a process of the killed run survived"
+    assert not (state / "runs" / run_id).exists()  # its work dirs and its children's TMPDIR
+    assert list(machine_tmp.iterdir()) == []  # nothing of the killed run in the temp directory
 
 
 @pytest.mark.slow  # the same chain FAILs by a testbed fault in tests/prometheus/test_e2e.py
@@ -247,8 +257,8 @@ stages:
 def test_sigint_at_a_random_moment_cleans_up(tmp_path: Path) -> None:
     moment_s = random.Random().uniform(1.0, 45.0)
     print(f"SIGINT after {moment_s:.1f} s")  # shown on failure, to reproduce
-    report, state = tmp_path / "report", tmp_path / "state"
-    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state)
+    report, state, machine_tmp = tmp_path / "report", tmp_path / "state", tmp_path / "tmp"
+    proc = harness(["run", "suites/smoke.yaml", "--report-dir", str(report)], state, machine_tmp)
     seen: set[int] = set()
     start = time.monotonic()
     while proc.poll() is None and time.monotonic() - start < moment_s:

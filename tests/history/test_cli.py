@@ -128,23 +128,28 @@ def test_history_survives_a_sigkill_mid_run(tmp_path: Path, env: dict[str, str])
     done = run(["run", str(suite(tmp_path, 20)), "--report-dir", str(tmp_path / "a")], env)
     assert done.returncode == 0, done.stderr
     report = tmp_path / "killed"
+    machine_tmp = tmp_path / "machine-tmp"  # the killed run's idea of the temp directory
+    machine_tmp.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness", "run", str(suite(tmp_path, 20, sleep=30)),
          "--report-dir", str(report)],
-        # a SIGKILLed run cannot remove its steps' work directories: keep them in
-        # tmp_path, not the machine's temp directory
-        cwd=PROJECT_ROOT, env={**env, "TMPDIR": str(tmp_path)},
+        cwd=PROJECT_ROOT, env={**env, "TMPDIR": str(machine_tmp)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: "StepStarted" in _read(report / "events.jsonl"), 30)
+    killed_id = json.loads(_read(report / "events.jsonl").splitlines()[0])["run_id"]
+    scratch = Path(env["HARNESS_STATE_DIR"]) / "runs" / killed_id
+    wait_for(lambda: any(scratch.glob("fake-load-*")), 10)  # the step's work dir is there
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(10)
-    killed_id = json.loads(_read(report / "events.jsonl").splitlines()[0])["run_id"]
 
     before = run(["history"], env)
     assert killed_id not in before.stdout  # still "running" until recovered
     recovered = run(["recover"], env)
     assert recovered.returncode == 0, recovered.stderr
     assert f"history: run {killed_id} recorded as interrupted" in recovered.stdout
+    assert f"work directory of run {killed_id}: removed" in recovered.stdout
+    assert not scratch.exists()  # the killed step's work dir went with recover
+    assert list(machine_tmp.iterdir()) == []  # and nothing of the run was ever there
     after = run(["history"], env)
     assert killed_id in after.stdout and "ERROR (interrupted)" in after.stdout
     first_id = json.loads((tmp_path / "a" / "verdict.json").read_text())["run_id"]
