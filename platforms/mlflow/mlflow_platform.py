@@ -8,11 +8,13 @@ small registered model, for the harness to test (``suites/mlflow.yaml``).
 
 ``up`` makes (once, cached by the hash of ``constraints.txt``) a virtualenv with the pinned
 ``mlflow`` and ``scikit-learn``, starts ``mlflow server`` (SQLite backend, its own process
-group: it spawns huey job consumers), trains and registers a small model (``train.py``),
-starts ``mlflow models serve -m models:/NAME/1 --env-manager local --workers 2`` (its own
-process group too), waits until both answer, and writes ``DIR/manifest.json``
+group, job execution off: see :func:`platform_env`), trains and registers a small model
+(``train.py``), starts ``mlflow models serve -m models:/NAME/1 --env-manager local
+--workers 2`` (its own process group too), waits until both answer, and writes ``DIR/manifest.json``
 (schema ``harness.platform/1``: service URLs, pids, the model). ``down`` stops both groups
-(SIGTERM, then SIGKILL) and is safe to repeat. Stdlib only: any Python >= 3.11 runs it.
+(SIGTERM, then SIGKILL) and is safe to repeat. Everything MLflow writes to "the temp
+directory" goes to ``DIR/tmp`` (its ``TMPDIR``), which ``down`` removes: nothing is left in
+the machine's temp directory. Stdlib only: any Python >= 3.11 runs it.
 
 The virtualenv lives in ``$HARNESS_MLFLOW_VENV``, else
 ``${XDG_CACHE_HOME:-~/.cache}/harness/mlflow-venv-<hash>``: outside the work tree, so fresh
@@ -26,6 +28,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -109,14 +112,31 @@ def start(argv: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[b
         )
 
 
+def platform_env(bin_dir: Path, directory: Path) -> dict[str, str]:
+    """The environment of every MLflow process: the virtualenv first on PATH, no telemetry,
+    ``TMPDIR=DIR/tmp`` (``mlflow server`` initialising its database takes a lock file
+    ``db_init_lock-<hash>`` in the temp directory and never removes it; ``mlflow models
+    serve`` downloads the model there), and job execution off: the registry and scoring
+    do not use MLflow's job runner, and MLflow 3.17 puts the runner's huey store in a new
+    ``/dev/shm/tmp*`` directory at every start (TMPDIR does not move it) that nothing
+    removes."""
+    tmp = directory / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.pop("PYTHONPATH", None)
+    env.update(
+        MLFLOW_DISABLE_TELEMETRY="true", MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
+        TMPDIR=str(tmp),
+    )
+    return env
+
+
 def up(directory: Path, *, registry_only: bool = False) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     log = directory / "platform.log"
     venv = ensure_venv(log)
     bin_dir = venv / "bin"
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    env.pop("PYTHONPATH", None)
-    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    env = platform_env(bin_dir, directory)
     manifest_path = directory / "manifest.json"
     tracking_port, scoring_port = free_port(), free_port()
     tracking_url = f"http://127.0.0.1:{tracking_port}"
@@ -200,6 +220,7 @@ def down(directory: Path) -> list[str]:
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
+        shutil.rmtree(directory / "tmp", ignore_errors=True)
         return ["no manifest: nothing to stop"]
     lines = []
     groups = sorted({int(p["pgid"]) for p in manifest.get("processes", {}).values()})
@@ -218,6 +239,7 @@ def down(directory: Path) -> list[str]:
         else:
             lines.append(f"{name}: stopped")
     path.unlink(missing_ok=True)
+    shutil.rmtree(directory / "tmp", ignore_errors=True)  # what MLflow put in its TMPDIR
     return lines
 
 

@@ -45,8 +45,9 @@ def _mlflow_processes(directory: Path) -> list[psutil.Process]:
 
 def test_mlflow_suite_passes(tmp_path: Path) -> None:
     report_dir = tmp_path / "report"
-    state = tmp_path / "state"
-    env = {**os.environ, "HARNESS_STATE_DIR": str(state)}
+    state, machine_tmp = tmp_path / "state", tmp_path / "tmp"
+    machine_tmp.mkdir()  # the run's temp directory: nothing of MLflow or the tools stays
+    env = {**os.environ, "HARNESS_STATE_DIR": str(state), "TMPDIR": str(machine_tmp)}
     done = subprocess.run(
         [HARNESS, "run", "suites/mlflow.yaml", "--report-dir", str(report_dir)],
         capture_output=True, text=True, timeout=1200, cwd=PROJECT_ROOT, env=env,
@@ -66,6 +67,8 @@ def test_mlflow_suite_passes(tmp_path: Path) -> None:
     platforms = list((state / "platforms").iterdir())
     assert len(platforms) == 1
     assert _mlflow_processes(platforms[0]) == []  # stopped by the script's `down`
+    assert not (platforms[0] / "tmp").exists()  # MLflow's TMPDIR (db_init_lock-*), removed
+    assert list(machine_tmp.iterdir()) == []
 
 
 @pytest.fixture(scope="module")
