@@ -40,6 +40,7 @@ Lines: {"type": "start", ...}, then {"type": "interval", "second": S,
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import time
@@ -63,7 +64,7 @@ if len(_HERE.parents) > 2 and (_HERE.parents[2] / "harness" / "load").is_dir():
     sys.path.append(str(_HERE.parents[2]))
 from harness.load import arrival, inflight  # noqa: E402
 from harness.load.answers import ANSWER_KEY, VersionSource  # noqa: E402
-from harness.load.recorder import Merger, Recorder, failure_reason  # noqa: E402
+from harness.load.recorder import EndpointRecord, Merger, Recorder, failure_reason  # noqa: E402
 
 PATH_ENV = "HARNESS_INTERVAL_PATH"
 MESSAGE = "harness_interval"
@@ -81,7 +82,7 @@ class _State:
 
 
 _recorder = Recorder()
-_record = _recorder.record
+_SECONDS = _recorder.seconds
 _ARRIVALS_IN_USE = arrival.IN_USE
 _OPEN = inflight.OPEN
 _SECOND_KEY = "_harness_second"  # on a catch_response context manager: its start second
@@ -91,36 +92,58 @@ def _on_request(
     request_type: str,
     name: str,
     response_time: float,
-    exception: object = None,
-    start_time: float | None = None,
+    response_length: int = 0,
     response: object = None,
     context: dict[str, Any] | None = None,
+    exception: object = None,
+    start_time: float | None = None,
+    url: str | None = None,
     **_: Any,
 ) -> None:
-    """Per request, so kept cheap (about 1.5 µs with the listener call; see
-    bench/load_plugin_cost.py): no lock, no string work, one clock read only when
-    Locust gave no start time or for an open-model arrival."""
-    due = arrival.intended() if _ARRIVALS_IN_USE[0] else None
-    if due is not None:
-        start_s = due[1]
-        if start_time and response_time is not None:
-            # from the intended start to where Locust's own timing ends: how late the
-            # request was sent, plus its response time (not what the hooks before this
-            # one or a catch_response block did after the answer came)
-            latency_ms = response_time + max(start_time - start_s, 0.0) * 1000.0
-        else:
-            latency_ms = (time.perf_counter() - due[0]) * 1000.0
+    """Per request, so kept cheap (see bench/load_plugin_cost.py): no lock, no string
+    work, no call for an answered request of a closed model without answer checks
+    (the recorder's ``record`` inlined), one clock read only when Locust gave no
+    start time or for an open-model arrival. Every keyword Locust passes is a named
+    parameter (``response_length`` and ``url`` are not used): Python then matches
+    them without building a dict for the rest (a third of the call's cost)."""
+    if _ARRIVALS_IN_USE[0] and (due := arrival.intended()) is not None:
+        start_s, latency_ms = _arrival_timing(due, response_time, start_time)
     else:
         latency_ms = response_time or 0.0
         start_s = start_time or time.time() - latency_ms / 1000.0
-    reason = (
-        None if exception is None
-        else failure_reason(exception, getattr(response, "status_code", None))
-    )
+    bucket = _SECONDS.get(int(start_s))
+    endpoint = bucket.get((request_type, name)) if bucket is not None else None
+    if endpoint is None:
+        endpoint = _recorder.endpoint(request_type, name, start_s)
+    endpoint.latencies_ms.append(latency_ms)
+    if exception is not None or context or _State.versions is not None:
+        _record_more(endpoint, exception, response, context)
+
+
+def _arrival_timing(
+    due: tuple[float, float], response_time: float | None, start_time: float | None
+) -> tuple[float, float]:
+    """(start second, latency ms) of an open-model arrival's request: from its
+    intended start to where Locust's own timing ends, i.e. how late the request was
+    sent plus its response time (not what the hooks before this one or a
+    catch_response block did after the answer came)."""
+    if start_time and response_time is not None:
+        return due[1], response_time + max(start_time - due[1], 0.0) * 1000.0
+    return due[1], (time.perf_counter() - due[0]) * 1000.0
+
+
+def _record_more(
+    endpoint: EndpointRecord, exception: object, response: object,
+    context: dict[str, Any] | None,
+) -> None:
+    """A failed request's reason; a checked answer or the model version answering."""
+    if exception is not None:
+        endpoint.fail(failure_reason(exception, getattr(response, "status_code", None)))
     answer = context.get(ANSWER_KEY) if context else None
     if answer is None and _State.versions is not None:
         answer = _State.versions.answer(response)
-    _record(request_type, name, start_s, latency_ms, reason, answer)
+    if answer is not None:
+        endpoint.answered(answer)
 
 
 def _counting_unfinished(original: Any) -> Any:
@@ -129,9 +152,9 @@ def _counting_unfinished(original: Any) -> Any:
     ``catch_response`` that is at the end of the with-block, see
     :func:`_reporting_closes`), and count a request killed in flight (the stop timeout
     ran out) as unfinished instead of letting it vanish. An open-model arrival is
-    counted in flight by its scheduler, keyed by its intended start. Per request, so
-    kept cheap (see bench/load_plugin_cost.py): closure-local names, one clock read,
-    no ``finally``."""
+    counted in flight by its scheduler, keyed by its intended start. Any session
+    class; FastHttpSession gets :func:`_fast_counting_unfinished`, the same with its
+    exact parameters."""
     in_flight, clock, arrivals_in_use = _OPEN, time.time, _ARRIVALS_IN_USE
 
     def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
@@ -142,12 +165,8 @@ def _counting_unfinished(original: Any) -> Any:
         in_flight[second] = in_flight.get(second, 0) + 1
         try:
             response = original(self, method, url, *args, **kwargs)
-        except gevent.GreenletExit:
-            in_flight[second] -= 1
-            _record_unfinished(self, method, url, kwargs, started)
-            raise
-        except BaseException:
-            in_flight[second] -= 1
+        except BaseException as exc:
+            _cut_off(exc, second, self, method, kwargs.get("name"), url, started)
             raise
         if (args or kwargs.get("catch_response")) and getattr(response, "_catch_response", False):
             response.__dict__[_SECOND_KEY] = second  # in flight until its __exit__
@@ -157,6 +176,55 @@ def _counting_unfinished(original: Any) -> Any:
 
     request.__wrapped__ = original  # type: ignore[attr-defined]
     return request
+
+
+def _fast_counting_unfinished(original: Any) -> Any:
+    """:func:`_counting_unfinished` for FastHttpSession.request, with its parameters
+    named (and its very default values): passing them on positionally costs a third
+    of what re-packing ``*args, **kwargs`` does, per request (see
+    bench/load_plugin_cost.py). Used only where the signature is the one below
+    (:func:`_install_session_wrappers` checks)."""
+    in_flight, clock, arrivals_in_use = _OPEN, time.time, _ARRIVALS_IN_USE
+
+    def request(
+        self: Any, method: str, url: str, name: Any = None, data: Any = None,
+        catch_response: bool = False, stream: bool = False, headers: Any = None,
+        auth: Any = None, json: Any = None, allow_redirects: bool = True,
+        context: Any = None, **kwargs: Any,
+    ) -> Any:
+        if arrivals_in_use[0] and arrival.intended() is not None:
+            args = (name, data, catch_response, stream, headers, auth, json, allow_redirects,
+                    context)
+            return _arrival_request(original, self, method, url, args, kwargs)
+        started = clock()
+        second = int(started)
+        in_flight[second] = in_flight.get(second, 0) + 1
+        try:
+            response = original(self, method, url, name, data, catch_response, stream, headers,
+                                auth, json, allow_redirects, context, **kwargs)
+        except BaseException as exc:
+            _cut_off(exc, second, self, method, name, url, started)
+            raise
+        if catch_response and getattr(response, "_catch_response", False):
+            response.__dict__[_SECOND_KEY] = second  # in flight until its __exit__
+        else:
+            in_flight[second] -= 1
+        return response
+
+    request.__defaults__ = original.__defaults__
+    request.__wrapped__ = original  # type: ignore[attr-defined]
+    return request
+
+
+def _cut_off(
+    exc: BaseException, second: int, session: Any, method: str, name: Any, url: str,
+    started: float,
+) -> None:
+    """A wrapped request ended by an exception: no longer in flight; if it was killed
+    (the stop timeout ran out), it counts as unfinished."""
+    _OPEN[second] -= 1
+    if isinstance(exc, gevent.GreenletExit):
+        _record_unfinished(session, method, url, {"name": name}, started)
 
 
 def _arrival_request(
@@ -192,10 +260,29 @@ def _reporting_closes(original: Any) -> Any:
     return __exit__
 
 
+_FAST_SIGNATURE = inspect.signature(
+    _fast_counting_unfinished(FastHttpSession.request), follow_wrapped=False
+)
+
+
+def _wrapper_for(session: type) -> Any:
+    """The fast wrapper where the session's ``request`` has exactly its parameters
+    (FastHttpSession of the pinned Locust), else the generic one."""
+    original = session.request  # type: ignore[attr-defined]
+    if session is FastHttpSession and _same_parameters(original, _FAST_SIGNATURE):
+        return _fast_counting_unfinished(original)
+    return _counting_unfinished(original)
+
+
+def _same_parameters(function: Any, signature: inspect.Signature) -> bool:
+    ours = [(p.name, p.kind) for p in signature.parameters.values()]
+    return ours == [(p.name, p.kind) for p in inspect.signature(function).parameters.values()]
+
+
 def _install_session_wrappers() -> None:
     for session in (HttpSession, FastHttpSession):
         if not hasattr(session.request, "__wrapped__"):
-            session.request = _counting_unfinished(session.request)  # type: ignore[method-assign]
+            session.request = _wrapper_for(session)  # type: ignore[method-assign]
     for manager in (HttpResponseContext, FastResponseContext):
         if not hasattr(manager.__exit__, "__wrapped__"):
             manager.__exit__ = _reporting_closes(manager.__exit__)  # type: ignore[method-assign]

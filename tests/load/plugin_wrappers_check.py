@@ -1,0 +1,94 @@
+"""Run by tests/load/test_plugin_wrappers.py in a child python (Locust patches the
+process it is imported in). Prints a JSON object of what the wrappers did."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+os.environ.pop("HARNESS_INTERVAL_PATH", None)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import gevent
+import locust  # noqa: F401  (patches the process as in a worker)
+from locust.contrib.fasthttp import FastHttpSession
+
+from harness.load import plugin
+
+SENTINEL_CONTEXT: dict[str, Any] = {}
+
+
+class CatchResponse:
+    _catch_response = True
+
+
+def make_original(seen: dict[str, Any]) -> Any:
+    """A stand-in for FastHttpSession.request with its exact parameters and defaults,
+    recording what it is called with and what is in flight while it runs."""
+    def request(
+        self: Any, method: str, url: str, name: Any = None, data: Any = None,
+        catch_response: bool = False, stream: bool = False, headers: Any = None,
+        auth: Any = None, json: Any = None, allow_redirects: bool = True,
+        context: Any = SENTINEL_CONTEXT, **kwargs: Any,
+    ) -> Any:
+        bound = {k: v for k, v in locals().items() if k not in ("self", "seen")}
+        seen["bound"] = bound
+        seen["context_is_default"] = context is SENTINEL_CONTEXT
+        seen["open_during"] = sum(plugin._OPEN.values())
+        if kwargs.get("kill"):
+            raise gevent.GreenletExit
+        return CatchResponse() if catch_response else object()
+
+    return request
+
+
+def exercise(wrap: Any) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    wrapped = wrap(make_original(seen))
+    session = object()
+    plugin._OPEN.clear()
+    plugin._recorder.seconds.clear()
+    wrapped(session, "POST", "/predict", name="/p", headers={"X": "1"}, json={"a": 1}, timeout=3)
+    result = {"bound": seen["bound"], "open_during": seen["open_during"],
+              "open_after": sum(plugin._OPEN.values()),
+              "defaults_are_locusts": seen["context_is_default"]}
+    response = wrapped(session, "GET", "/c", catch_response=True)
+    result["catch_open_after_call"] = sum(plugin._OPEN.values())
+    second = response.__dict__.pop(plugin._SECOND_KEY)
+    plugin._OPEN[second] -= 1  # what the context manager's __exit__ wrapper does
+    result["catch_open_after_exit"] = sum(plugin._OPEN.values())
+    try:
+        wrapped(session, "GET", "/k", name="/k", kill=True)
+    except gevent.GreenletExit:
+        pass
+    result["killed_open_after"] = sum(plugin._OPEN.values())
+    result["killed_unfinished"] = sum(
+        e.unfinished for bucket in plugin._recorder.seconds.values() for e in bucket.values()
+        if e.name == "/k"
+    )
+    return result
+
+
+def main() -> None:
+    plugin._recorder.start()
+
+    class Other:
+        def request(self, method: str, url: str, **kwargs: Any) -> None:
+            return None
+
+    out = {
+        "fast_session_wrapper": plugin._wrapper_for(FastHttpSession).__qualname__.split(".")[0],
+        "other_signature_wrapper": plugin._wrapper_for(Other).__qualname__.split(".")[0],
+        "fast_signature": str(inspect.signature(FastHttpSession.request)),
+        "fast": exercise(plugin._fast_counting_unfinished),
+        "generic": exercise(plugin._counting_unfinished),
+    }
+    print(json.dumps(out, default=repr))
+
+
+if __name__ == "__main__":
+    main()
