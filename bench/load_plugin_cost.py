@@ -12,6 +12,12 @@ bare Locust's CPU per request (printed by bench/load_overhead.py, about 180-240 
 for FastHttpUser against the fast server here) it is the plugin's share of a
 worker's CPU: the overhead budget is 3 % (ratio >= 0.97). Shipping (once a second)
 is timed too, per second of 4,000 requests.
+
+A hot loop's figure is a floor: in a busy worker (among gevent, geventhttpclient and
+Locust's own stats) the same code costs two to three times as much, and
+bench/load_overhead.py measures that. bench/load_plugin_instructions.py counts the
+instructions instead (valgrind), beside bare Locust's own per request: figures that
+the machine's load does not move.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import time
 import timeit
 
 from load_common import ROOT
+from load_plugin_instructions import FastSessionShape
 
 os.environ.pop("HARNESS_INTERVAL_PATH", None)
 sys.path.insert(0, str(ROOT))
@@ -41,11 +48,6 @@ def best_us(call: object, repeat: int) -> float:
     return min(times) / CALLS * 1e6
 
 
-class _Session:
-    def request(self, method: str, url: str, **kwargs: object) -> int:
-        return 1
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=40)
@@ -57,21 +59,26 @@ def main() -> None:
         "response_length": 15,
     }
 
-    def listener_shape(**_: object) -> None:  # what Locust's fire() pays for any listener
+    def listener_shape(  # what Locust's fire() pays for a listener of the plugin's shape
+        request_type: str, name: str, response_time: float, response_length: int = 0,
+        response: object = None, context: object = None, exception: object = None,
+        start_time: float | None = None, url: str | None = None, **_: object,
+    ) -> None:
         return None
 
     shape = best_us(lambda: listener_shape(**request), args.repeat)
     listener = best_us(lambda: plugin._on_request(**request), args.repeat)
-    session = _Session()
-    wrapped = plugin._counting_unfinished(_Session.request)
-    bare_call = best_us(lambda: _Session.request(session, "GET", "/static", name="/s"),
+    session = FastSessionShape()
+    wrapped = plugin._fast_counting_unfinished(FastSessionShape.request)
+    bare_call = best_us(lambda: FastSessionShape.request(session, "GET", "/static", name="/s"),
                         args.repeat)
     wrapped_call = best_us(lambda: wrapped(session, "GET", "/static", name="/s"), args.repeat)
     ship_ms = shipping_ms(args.repeat)
     total = listener + (wrapped_call - bare_call)
     print(f"listener (plugin._on_request, called with Locust's keywords): {listener:.2f} us "
           f"(of which the call itself: {shape:.2f} us)")
-    print(f"session wrapper (in flight, unfinished): {wrapped_call - bare_call:.2f} us")
+    print(f"session wrapper (FastHttpSession's: in flight, unfinished): "
+          f"{wrapped_call - bare_call:.2f} us")
     print(f"per request: {total:.2f} us; shipping a second of 4,000 requests: {ship_ms:.2f} ms "
           f"({ship_ms * 1000 / 4000:.2f} us a request)")
     for bare_us in (180.0, 240.0):

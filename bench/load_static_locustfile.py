@@ -8,7 +8,10 @@ preempted).
 
 With HARNESS_BENCH_CPUS_MASTER / HARNESS_BENCH_CPUS_WORKER set (CPU numbers, comma
 separated), the master / each worker pins itself to those CPUs at init: the same in
-both arms of the benchmark, whatever started locust."""
+both arms of the benchmark, whatever started locust.
+
+With HARNESS_BENCH_QUIT_AFTER=N set, a local runner quits after N requests (a fixed
+amount of work: bench/load_plugin_instructions.py counts its instructions)."""
 
 from __future__ import annotations
 
@@ -18,10 +21,13 @@ import resource
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, constant, events, task
 from locust.runners import MasterRunner
 
 _started: dict[str, float] = {}
+_QUIT_AFTER = int(os.environ.get("HARNESS_BENCH_QUIT_AFTER", "0") or 0)
+_done = [0]
 
 
 class StaticUser(FastHttpUser):
@@ -30,6 +36,10 @@ class StaticUser(FastHttpUser):
     @task
     def static(self) -> None:
         self.client.get("/static", name="/static")
+        if _QUIT_AFTER:
+            _done[0] += 1
+            if _done[0] == _QUIT_AFTER:
+                gevent.spawn(self.environment.runner.quit)
 
 
 def _usage() -> dict[str, float]:
