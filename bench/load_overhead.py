@@ -38,22 +38,25 @@ Both modes: each arm's locust runs in a session of its own (the harness starts i
 children so, and Linux's autogroup scheduler shares the CPU between sessions), so do
 the servers; warm-up rounds are not counted.
 
-Measured here (2026-12-01, 2 cores, other people's suites running):
-- ``--calibrate --rounds 6 --duration 10`` (A/A), twice, load 2.5-3.3: throughput
-  ratio median 0.980 (0.934 .. 1.092) and 0.979 (0.943 .. 1.033); CPU per request
-  0.999 (0.981 .. 1.067) and 1.002 (0.986 .. 1.026); with the server instances and
-  the order of moves alternated too, load 3.9-4.3: 0.983 (0.912 .. 1.010) and 1.000
-  (0.968 .. 1.018). So the CPU figure is unbiased within about 1.5 %; the throughput
-  figure reads about 2 % low for the harness's slot (not explained yet: not the
-  server instance, not the order of moves): read it beside the A/A run.
-- ``--rounds 6 --duration 10``, load 1.8-2.3: throughput ratio median 0.931 (0.913 ..
-  0.973); CPU per request 0.939 (0.929 .. 0.945); the worker alone 0.951 (0.940 ..
-  0.956). ``--rounds 5`` at load 2.5-2.9: 0.932 (0.880 .. 0.987), 0.942, 0.957. The
-  harness costs about 6 % more CPU a request (worker about +11 µs of ~220: timed live
-  inside a busy worker, the plugin's listener 4.2-4.7 µs a request, shipping 0.55 µs,
-  both several times their cost in bench/load_plugin_cost.py's hot loop; master
-  +0.7 µs; orchestrator about +2.6 µs, half of it while locust runs: 3 ms a
-  second): short of 0.97.
+Measured here (2026-12-01, 2 cores):
+- ``--calibrate`` (A/A): ``--rounds 8``, load 1.7-2.1: throughput ratio median 0.995
+  (0.959 .. 1.019), CPU per request 1.007 (0.975 .. 1.029); ``--rounds 6``, load
+  1.5-1.6: 0.994 (0.985 .. 1.044), 1.004 (0.984 .. 1.040). Earlier the same day, at
+  load 2.5-4.3, the throughput figure read about 2 % low for the harness's slot; it
+  did not here. Read a run beside an A/A run of the same hour.
+- ``--rounds 10 --duration 10`` with the plugin's hot path as it is now (named
+  keywords, inlined record, raw-double latencies, FastHttpSession's own wrapper),
+  load 1.6-1.7: throughput ratio median 0.954 (0.919 .. 0.974); CPU per request
+  0.954 (0.931 .. 0.966); the worker alone 0.961 (0.938 .. 0.973). The same code an
+  hour before, load 0.8-1.6: 0.952, 0.944, 0.952; with the hot path before this
+  change, the first run of the day: 0.960 (0.911 .. 0.961), 0.938, 0.945. Short of
+  0.97. bench/load_plugin_instructions.py counts why: the listener and the wrapper
+  add 11,400 instructions to bare Locust's 532,000 a request (2.1 %; live, among
+  Locust's own work, they cost about twice that in time), and per second the master
+  (+0.5 us a request) and the orchestrator (+0.3 us a request while locust runs) add
+  a little more. What is left is the listener's call itself (Locust passes nine
+  keywords: 3,200 instructions) and the session wrapper's (in flight for closing:
+  a call layer, a clock read, two dict updates: 4,900).
 """
 
 from __future__ import annotations
