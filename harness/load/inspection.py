@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -118,7 +119,7 @@ def _probe_in_child(keys: list[_Key], timeout_s: float) -> list[Found]:
         dict.fromkeys(filter(None, [str(project_root), str(base_dir), env.get("PYTHONPATH")]))
     )
     items = json.dumps([[key[0], list(key[3])] for key in keys])
-    with tempfile.TemporaryDirectory(prefix="harness-probe-") as cwd:  # no ./locust.conf
+    with _probe_dir() as cwd:  # no ./locust.conf
         answers_path = Path(cwd) / "answers.jsonl"
         returncode, _, err = run_blocking(
             [sys.executable, "-m", "harness.load.import_probe", "--batch", str(answers_path),
@@ -134,6 +135,39 @@ def _probe_in_child(keys: list[_Key], timeout_s: float) -> list[Found]:
         (f"locustfile {key[0]} could not be inspected (exit {returncode}): {tail}", None)
         for key in keys[len(found):]
     ]
+
+
+PROBE_PREFIX = "harness-probe-"
+
+
+def _probe_dir() -> tempfile.TemporaryDirectory[str]:
+    """The probe child's cwd, in the machine's temp directory (the suite is checked
+    before the run has a scratch space of its own), named for this process so that a
+    harness killed while probing can be told from one still probing."""
+    return tempfile.TemporaryDirectory(prefix=f"{PROBE_PREFIX}{os.getpid()}-")
+
+
+def reap_dead_probe_dirs(temp_dir: Path | None = None) -> list[str]:
+    """Remove the probe directories of harness processes that are gone (SIGKILLed while
+    a suite was being checked); one line each."""
+    lines = []
+    for path in sorted(Path(temp_dir or tempfile.gettempdir()).glob(f"{PROBE_PREFIX}*-*")):
+        pid = path.name[len(PROBE_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        lines.append(f"locustfile probe directory of dead harness process {pid}: removed")
+    return lines
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _judged(line: str) -> Found:

@@ -14,6 +14,7 @@ from harness.load.inspection import (
     inspect_locustfile,
     probe_locustfile,
     probe_locustfiles,
+    reap_dead_probe_dirs,
     unknown_classes,
 )
 from harness.load.runner import run_load
@@ -28,7 +29,9 @@ class LoadStage:
     supports_dry_run = False
 
     def recover(self) -> list[str]:
-        return []  # locust runs in the step's process group, reaped on every path
+        # locust runs in the step's process group, reaped on every path; what is left is
+        # the locustfile probe's directory of a harness killed while checking a suite
+        return reap_dead_probe_dirs()
 
     def check(self, spec: object, base_dir: Path, suite_file: Path) -> list[Problem]:
         if not isinstance(spec, LoadStep):

@@ -45,7 +45,9 @@ def test_validate_project_suite_and_typos(tmp_path: Path) -> None:
 
 
 def test_recover_with_an_empty_ledger(tmp_path: Path) -> None:
-    result = harness(["recover"], HARNESS_STATE_DIR=str(tmp_path))
+    machine_tmp = tmp_path / "tmp"  # recover also looks there (locustfile probe dirs)
+    machine_tmp.mkdir()
+    result = harness(["recover"], HARNESS_STATE_DIR=str(tmp_path), TMPDIR=str(machine_tmp))
     assert result.returncode == 0, result.stderr
     assert "nothing to recover" in result.stdout
 
