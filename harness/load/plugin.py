@@ -159,7 +159,7 @@ def _counting_unfinished(original: Any) -> Any:
 
     def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if arrivals_in_use[0] and arrival.intended() is not None:
-            return _arrival_request(original, self, method, url, args, kwargs)
+            return _arrival_request(original, self, method, url, kwargs.get("name"), args, kwargs)
         started = clock()
         second = int(started)
         in_flight[second] = in_flight.get(second, 0) + 1
@@ -195,7 +195,7 @@ def _fast_counting_unfinished(original: Any) -> Any:
         if arrivals_in_use[0] and arrival.intended() is not None:
             args = (name, data, catch_response, stream, headers, auth, json, allow_redirects,
                     context)
-            return _arrival_request(original, self, method, url, args, kwargs)
+            return _arrival_request(original, self, method, url, name, args, kwargs)
         started = clock()
         second = int(started)
         in_flight[second] = in_flight.get(second, 0) + 1
@@ -224,24 +224,26 @@ def _cut_off(
     (the stop timeout ran out), it counts as unfinished."""
     _OPEN[second] -= 1
     if isinstance(exc, gevent.GreenletExit):
-        _record_unfinished(session, method, url, {"name": name}, started)
+        _record_unfinished(session, method, url, name, started)
 
 
 def _arrival_request(
-    original: Any, session: Any, method: str, url: str, args: Any, kwargs: dict[str, Any]
+    original: Any, session: Any, method: str, url: str, name: Any, args: Any,
+    kwargs: dict[str, Any],
 ) -> Any:
+    """An open-model arrival's request (in flight by its scheduler): a killed one is
+    unfinished, for the second of its intended start. ``name`` is the request's
+    ``name`` argument, however it was passed."""
     try:
         return original(session, method, url, *args, **kwargs)
     except gevent.GreenletExit:
-        _record_unfinished(session, method, url, kwargs, arrival.intended_start_wall())
+        _record_unfinished(session, method, url, name, arrival.intended_start_wall())
         raise
 
 
-def _record_unfinished(
-    session: Any, method: str, url: str, kwargs: dict[str, Any], started: float
-) -> None:
-    name = kwargs.get("name") or getattr(session, "request_name", None) or url
-    _recorder.record_unfinished(method.upper(), str(name), started)
+def _record_unfinished(session: Any, method: str, url: str, name: Any, started: float) -> None:
+    label = name or getattr(session, "request_name", None) or url
+    _recorder.record_unfinished(method.upper(), str(label), started)
 
 
 def _reporting_closes(original: Any) -> Any:

@@ -7,6 +7,7 @@ import inspect
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import gevent
 import locust  # noqa: F401  (patches the process as in a worker)
 from locust.contrib.fasthttp import FastHttpSession
 
-from harness.load import plugin
+from harness.load import arrival, plugin
 
 SENTINEL_CONTEXT: dict[str, Any] = {}
 
@@ -66,11 +67,25 @@ def exercise(wrap: Any) -> dict[str, Any]:
     except gevent.GreenletExit:
         pass
     result["killed_open_after"] = sum(plugin._OPEN.values())
-    result["killed_unfinished"] = sum(
-        e.unfinished for bucket in plugin._recorder.seconds.values() for e in bucket.values()
-        if e.name == "/k"
-    )
+    result["killed_unfinished"] = _unfinished("/k")
+    arrival.IN_USE[0] = True  # an open-model arrival's request, killed at the end
+    arrival._ARRIVAL.due = (time.perf_counter(), time.time())
+    try:
+        wrapped(session, "GET", "/a?id=1", name="/a", kill=True)
+    except gevent.GreenletExit:
+        pass
+    finally:
+        arrival.IN_USE[0] = False
+        del arrival._ARRIVAL.due
+    result["arrival_unfinished_by_name"] = _unfinished("/a")
     return result
+
+
+def _unfinished(name: str) -> int:
+    return sum(
+        e.unfinished for bucket in plugin._recorder.seconds.values() for e in bucket.values()
+        if e.name == name
+    )
 
 
 def main() -> None:

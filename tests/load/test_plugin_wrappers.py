@@ -1,6 +1,7 @@
 """The plugin's session wrappers (in-flight counting): FastHttpSession of the pinned
 Locust gets the fast wrapper with its exact parameters, every argument reaches
-Locust unchanged, and the request is in flight exactly while Locust has it.
+Locust unchanged, the request is in flight exactly while Locust has it, and one
+killed in flight (an open-model arrival's too) is unfinished under its name.
 
 Locust monkey-patches the process it is imported in (gevent), so the checks run in
 a child python (tests/load/plugin_wrappers_check.py), which prints what it saw."""
@@ -35,3 +36,4 @@ def test_wrappers_pass_everything_through_and_count_in_flight() -> None:
         assert got["open_during"] == 1 and got["open_after"] == 0, kind
         assert got["catch_open_after_call"] == 1 and got["catch_open_after_exit"] == 0, kind
         assert got["killed_open_after"] == 0 and got["killed_unfinished"] == 1, kind
+        assert got["arrival_unfinished_by_name"] == 1, kind  # under its name, not its URL
