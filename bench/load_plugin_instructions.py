@@ -62,33 +62,54 @@ class FastSessionShape:
         return 1
 
 
+LISTENER_PARTS = ("listener", "listener beside", "locust listener")
+
+
+def listener_hook(part: str) -> Any:
+    """A real local runner's request hook: Locust's own stats listener alone
+    (``locust listener``), the plugin's in its place (``listener``: what a harness run
+    gets), or the plugin's beside Locust's (``listener beside``: where Locust's is not
+    the one the plugin knows)."""
+    from locust.env import Environment
+
+    from harness.load import plugin
+
+    environment = Environment()
+    environment.create_local_runner()
+    if part == "listener":
+        plugin._install_listener(environment)
+        assert len(environment.events.request._handlers) == 1
+    elif part == "listener beside":
+        environment.events.request.add_listener(plugin._on_request)
+    return environment.events.request
+
+
 def run_part(part: str, calls: int) -> None:
     """In the child (under valgrind): make ``calls`` calls of one part."""
     os.environ.pop("HARNESS_INTERVAL_PATH", None)
     sys.path.insert(0, str(ROOT))
     import locust  # noqa: F401  (gevent-patches the process, as in a worker)
-    from locust.event import EventHook
 
     from harness.load import plugin
 
     plugin._recorder.start()
     request = {**REQUEST, "start_time": time.time()}
-    session = FastSessionShape()
-    hook = EventHook()
-    hook.add_listener(lambda **_: None)
-    if part == "listener":
-        hook.add_listener(plugin._on_request)
-    if part in ("listener", "no listener"):
+    if part in LISTENER_PARTS:
+        hook = listener_hook(part)
         for _ in range(calls):
             hook.fire(**request)
         return
+    original = FastSessionShape.request
+    twin = plugin._fast_counting_unfinished(original)
     method = {
-        "wrapper": plugin._fast_counting_unfinished(FastSessionShape.request),
-        "generic wrapper": plugin._counting_unfinished(FastSessionShape.request),
-        "no wrapper": FastSessionShape.request,
-    }[part]
+        "wrapper": lambda: plugin._fast_wrapper(original),
+        "python wrapper": lambda: twin,
+        "generic wrapper": lambda: plugin._counting_unfinished(original),
+        "no wrapper": lambda: original,
+    }[part]()
+    session = type("Session", (), {"request": method})()
     for _ in range(calls):
-        method(session, "GET", "/static", name="/static")
+        session.request("GET", "/static", name="/static")
 
 
 def valgrind(argv: list[str], cwd: Path | None = None) -> int:
@@ -152,10 +173,12 @@ def main() -> None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     load = os.getloadavg()[0]
     parts = {p: per_call(p, args.calls) for p in
-             ("listener", "no listener", "wrapper", "generic wrapper", "no wrapper")}
+             (*LISTENER_PARTS, "wrapper", "python wrapper", "generic wrapper", "no wrapper")}
     locust_ir = locust_per_request(args.requests)
-    listener = parts["listener"] - parts["no listener"]
+    listener = parts["listener"] - parts["locust listener"]
+    beside = parts["listener beside"] - parts["locust listener"]
     wrapper = parts["wrapper"] - parts["no wrapper"]
+    python = parts["python wrapper"] - parts["no wrapper"]
     generic = parts["generic wrapper"] - parts["no wrapper"]
     rows = [
         ["bare locust, one request (FastHttpUser)", f"{locust_ir:,.0f}", "100%"],
@@ -163,6 +186,8 @@ def main() -> None:
         ["plugin wrapper (FastHttpSession)", f"{wrapper:,.0f}", f"{wrapper / locust_ir:.2%}"],
         ["plugin, both (FastHttpUser)", f"{listener + wrapper:,.0f}",
          f"{(listener + wrapper) / locust_ir:.2%}"],
+        ["plugin listener beside Locust's (fallback)", f"{beside:,.0f}", "-"],
+        ["plugin wrapper in Python (no C compiler)", f"{python:,.0f}", "-"],
         ["plugin wrapper, generic (HttpSession)", f"{generic:,.0f}", "-"],
     ]
     print(table(["per request", "instructions", "of bare locust"], rows))

@@ -5,14 +5,17 @@ Runs INSIDE locust processes only. The load runner passes it to Locust beside th
 user's locustfile (``locust -f user.py,.../harness/load/plugin.py``); it defines no
 User class. With ``HARNESS_INTERVAL_PATH`` unset it does nothing.
 
-- Every request (``events.request``) is recorded in an HDR histogram (µs, three
+- Every request (``events.request``; the plugin's listener takes the place of
+  Locust's own stats listener and does that one's work as well) is recorded in an
+  HDR histogram (µs, three
   significant digits) of its endpoint ("<request type> <name>") for the wall-clock
   second in which it *started*; a request made by an open-model arrival is timed and
   attributed from its intended start (see ``harness.load.arrival``). A failed
   request keeps its normalised reason. See ``harness.load.recorder``.
 - Every request is counted in flight for the second it started in
-  (``harness.load.inflight``): by the session wrapper, from the call into
-  HttpSession/FastHttpSession until Locust reports it (a ``catch_response`` request:
+  (``harness.load.inflight``): by the session wrapper (FastHttpSession's in C where
+  it was built, ``_inflight.c``), from the call into HttpSession/FastHttpSession
+  until Locust reports it (a ``catch_response`` request:
   the end of its with-block); an open-model arrival by its scheduler, from its spawn
   to its end, for the second of its intended start.
 - Once a second each worker ships its ended seconds (and late answers for earlier
@@ -44,6 +47,7 @@ import inspect
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +58,7 @@ from locust.clients import ResponseContextManager as HttpResponseContext
 from locust.contrib.fasthttp import FastHttpSession
 from locust.contrib.fasthttp import ResponseContextManager as FastResponseContext
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import MasterRunner, Runner, WorkerRunner
 
 # From a checkout, the harness package sits two levels up; a remote worker started with
 # `locust -f - --worker` gets this file copied into its temp dir and needs the harness
@@ -66,7 +70,13 @@ from harness.load import arrival, inflight  # noqa: E402
 from harness.load.answers import ANSWER_KEY, VersionSource  # noqa: E402
 from harness.load.recorder import EndpointRecord, Merger, Recorder, failure_reason  # noqa: E402
 
+try:
+    from harness.load import _inflight as _inflight_c
+except ImportError:  # not built (no C compiler at install): the Python twin serves
+    _inflight_c = None  # type: ignore[assignment]
+
 PATH_ENV = "HARNESS_INTERVAL_PATH"
+PURE_ENV = "HARNESS_PLUGIN_PURE"
 MESSAGE = "harness_interval"
 STOP_MESSAGE = "harness_stop"
 FINAL_MESSAGE = "harness_final"
@@ -88,36 +98,97 @@ _OPEN = inflight.OPEN
 _SECOND_KEY = "_harness_second"  # on a catch_response context manager: its start second
 
 
-def _on_request(
-    request_type: str,
-    name: str,
-    response_time: float,
-    response_length: int = 0,
-    response: object = None,
-    context: dict[str, Any] | None = None,
-    exception: object = None,
-    start_time: float | None = None,
-    url: str | None = None,
-    **_: Any,
-) -> None:
-    """Per request, so kept cheap (see bench/load_plugin_cost.py): no lock, no string
-    work, no call for an answered request of a closed model without answer checks
-    (the recorder's ``record`` inlined), one clock read only when Locust gave no
-    start time or for an open-model arrival. Every keyword Locust passes is a named
-    parameter (``response_length`` and ``url`` are not used): Python then matches
-    them without building a dict for the rest (a third of the call's cost)."""
-    if _ARRIVALS_IN_USE[0] and (due := arrival.intended()) is not None:
-        start_s, latency_ms = _arrival_timing(due, response_time, start_time)
-    else:
-        latency_ms = response_time or 0.0
-        start_s = start_time or time.time() - latency_ms / 1000.0
-    bucket = _SECONDS.get(int(start_s))
-    endpoint = bucket.get((request_type, name)) if bucket is not None else None
-    if endpoint is None:
-        endpoint = _recorder.endpoint(request_type, name, start_s)
-    endpoint.latencies_ms.append(latency_ms)
-    if exception is not None or context or _State.versions is not None:
-        _record_more(endpoint, exception, response, context)
+def _listener(runner: Runner | None) -> Callable[..., None]:
+    """The plugin's request listener. Per request, so kept cheap (see
+    bench/load_plugin_instructions.py): no lock, no string work, no call for an
+    answered request of a closed model without answer checks, one clock read only when
+    Locust gave no start time or for an open-model arrival. Every keyword Locust passes
+    is a named parameter (``response_length`` and ``url`` are not used): Python then
+    matches them without building a dict for the rest.
+
+    With ``runner``, the listener takes the place of Locust's own stats listener (see
+    :func:`_install_listener`) and also does exactly what that one did, even when the
+    recording raised: Locust's stats stay as they were, and a request costs one
+    listener call instead of two (bench/load_plugin_instructions.py: the two jobs in one
+    call take fewer instructions than Locust's own listener alone, whose ``**_kwargs``
+    builds a dict per request)."""
+    arrivals_in_use, seconds, recorder = _ARRIVALS_IN_USE, _SECONDS, _recorder
+
+    def on_request(
+        request_type: str,
+        name: str,
+        response_time: float,
+        response_length: int = 0,
+        response: object = None,
+        context: dict[str, Any] | None = None,
+        exception: object = None,
+        start_time: float | None = None,
+        url: str | None = None,
+        **_: Any,
+    ) -> None:
+        try:
+            if arrivals_in_use[0] and (due := arrival.intended()) is not None:
+                start_s, latency_ms = _arrival_timing(due, response_time, start_time)
+            else:
+                latency_ms = response_time or 0.0
+                start_s = start_time or time.time() - latency_ms / 1000.0
+            bucket = seconds.get(int(start_s))
+            endpoint = bucket.get((request_type, name)) if bucket is not None else None
+            if endpoint is None:
+                endpoint = recorder.endpoint(request_type, name, start_s)
+            endpoint.latencies_ms.append(latency_ms)
+            if exception is not None or context or _State.versions is not None:
+                _record_more(endpoint, exception, response, context)
+        finally:  # Locust's stats whatever happened above, as its own listener would
+            if runner is not None:
+                stats = runner.stats
+                stats.log_request(request_type, name, response_time, response_length)  # type: ignore[arg-type]
+                if exception:
+                    stats.log_error(request_type, name, exception)  # type: ignore[arg-type]
+
+    return on_request
+
+
+_on_request = _listener(None)
+"""The listener beside Locust's own (where that one is not the expected one)."""
+
+
+def _install_listener(environment: Environment) -> None:
+    """Put the plugin's listener in the place of Locust's own stats listener (the one
+    its runner adds), which it does the work of; where that listener is not the one
+    this plugin knows, add the plugin's beside it instead."""
+    handlers = environment.events.request._handlers
+    for index, handler in enumerate(handlers):
+        if _is_locusts_stats_listener(handler, environment.runner):
+            handlers[index] = _listener(environment.runner)
+            return
+    environment.events.request.add_listener(_on_request)  # type: ignore[no-untyped-call]
+
+
+_LOCUST_LISTENER = [
+    ("request_type", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
+    ("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
+    ("response_time", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
+    ("response_length", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty),
+    ("exception", inspect.Parameter.POSITIONAL_OR_KEYWORD, None),
+    ("_kwargs", inspect.Parameter.VAR_KEYWORD, inspect.Parameter.empty),
+]
+"""locust.runners.Runner.__init__'s ``on_request``: its parameters. Its body calls
+``self.stats.log_request(...)`` and, for an exception, ``self.stats.log_error(...)``,
+nothing else (its code's names are checked too)."""
+
+
+def _is_locusts_stats_listener(handler: Any, runner: object) -> bool:
+    code = getattr(handler, "__code__", None)
+    if getattr(handler, "__qualname__", "") != "Runner.__init__.<locals>.on_request" or (
+        code is None or code.co_names != ("stats", "log_request", "log_error")
+    ):
+        return False
+    cells = [cell.cell_contents for cell in handler.__closure__ or ()]
+    parameters = inspect.signature(handler).parameters.values()
+    return cells == [runner] and runner is not None and [
+        (p.name, p.kind, p.default) for p in parameters
+    ] == _LOCUST_LISTENER
 
 
 def _arrival_timing(
@@ -159,14 +230,14 @@ def _counting_unfinished(original: Any) -> Any:
 
     def request(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         if arrivals_in_use[0] and arrival.intended() is not None:
-            return _arrival_request(original, self, method, url, kwargs.get("name"), args, kwargs)
+            return _arrival_request(original, self, method, url, _name(args, kwargs), args, kwargs)
         started = clock()
         second = int(started)
         in_flight[second] = in_flight.get(second, 0) + 1
         try:
             response = original(self, method, url, *args, **kwargs)
         except BaseException as exc:
-            _cut_off(exc, second, self, method, kwargs.get("name"), url, started)
+            _cut_off(exc, second, self, method, _name(args, kwargs), url, started)
             raise
         if (args or kwargs.get("catch_response")) and getattr(response, "_catch_response", False):
             response.__dict__[_SECOND_KEY] = second  # in flight until its __exit__
@@ -176,6 +247,12 @@ def _counting_unfinished(original: Any) -> Any:
 
     request.__wrapped__ = original  # type: ignore[attr-defined]
     return request
+
+
+def _name(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The ``name`` argument of a session's request (the first after ``url``, in
+    HttpSession and FastHttpSession), however it was passed."""
+    return args[0] if args else kwargs.get("name")
 
 
 def _fast_counting_unfinished(original: Any) -> Any:
@@ -200,8 +277,12 @@ def _fast_counting_unfinished(original: Any) -> Any:
         second = int(started)
         in_flight[second] = in_flight.get(second, 0) + 1
         try:
-            response = original(self, method, url, name, data, catch_response, stream, headers,
-                                auth, json, allow_redirects, context, **kwargs)
+            if kwargs:
+                response = original(self, method, url, name, data, catch_response, stream,
+                                    headers, auth, json, allow_redirects, context, **kwargs)
+            else:  # a plain call, not a call with an unpacked dict: a third cheaper
+                response = original(self, method, url, name, data, catch_response, stream,
+                                    headers, auth, json, allow_redirects, context)
         except BaseException as exc:
             _cut_off(exc, second, self, method, name, url, started)
             raise
@@ -272,8 +353,18 @@ def _wrapper_for(session: type) -> Any:
     (FastHttpSession of the pinned Locust), else the generic one."""
     original = session.request  # type: ignore[attr-defined]
     if session is FastHttpSession and _same_parameters(original, _FAST_SIGNATURE):
-        return _fast_counting_unfinished(original)
+        return _fast_wrapper(original)
     return _counting_unfinished(original)
+
+
+def _fast_wrapper(original: Any) -> Any:
+    """In C where it is built (``harness/load/_inflight.c``: it hands every call but a
+    closed-model one without ``catch_response`` to its Python twin) and not turned off
+    by HARNESS_PLUGIN_PURE=1; else the twin, :func:`_fast_counting_unfinished`."""
+    twin = _fast_counting_unfinished(original)
+    if _inflight_c is None or os.environ.get(PURE_ENV, "") == "1":
+        return twin
+    return _inflight_c.CountingRequest(original, _OPEN, _ARRIVALS_IN_USE, twin, _cut_off)
 
 
 def _same_parameters(function: Any, signature: inspect.Signature) -> bool:
@@ -390,7 +481,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     _State.active = True
     if not isinstance(runner, MasterRunner):
         _State.versions = VersionSource.from_env(os.environ)
-        events.request.add_listener(_on_request)  # type: ignore[no-untyped-call]
+        _install_listener(environment)
         _install_session_wrappers()
         _recorder.start()
         gevent.spawn(_ship_forever, environment)

@@ -38,10 +38,13 @@ def make_original(seen: dict[str, Any]) -> Any:
     ) -> Any:
         bound = {k: v for k, v in locals().items() if k not in ("self", "seen")}
         seen["bound"] = bound
+        seen["self_is"] = self
         seen["context_is_default"] = context is SENTINEL_CONTEXT
         seen["open_during"] = sum(plugin._OPEN.values())
         if kwargs.get("kill"):
             raise gevent.GreenletExit
+        if kwargs.get("fail"):
+            raise ConnectionResetError("reset")
         return CatchResponse() if catch_response else object()
 
     return request
@@ -68,6 +71,23 @@ def exercise(wrap: Any) -> dict[str, Any]:
         pass
     result["killed_open_after"] = sum(plugin._OPEN.values())
     result["killed_unfinished"] = _unfinished("/k")
+    try:
+        wrapped(session, "GET", "/k2?x", "/k2", None, False, kill=True)  # name positional
+    except gevent.GreenletExit:
+        result["killed_positional_unfinished"] = _unfinished("/k2")
+    try:
+        wrapped(session, "GET", "/f", name="/f", fail=True)
+    except ConnectionResetError as exc:
+        result["raised"] = str(exc)
+    result["raised_open_after"] = sum(plugin._OPEN.values())
+    result["raised_unfinished"] = _unfinished("/f")
+    response = wrapped(session, "GET", "/c", None, None, True)  # catch_response positional
+    result["catch_positional_open"] = sum(plugin._OPEN.values())
+    plugin._OPEN[response.__dict__.pop(plugin._SECOND_KEY)] -= 1
+    bound_session = type("Session", (), {"request": wrapped})()
+    bound_session.request("GET", "/b", name="/b")  # looked up on an instance: a method
+    result["bound_self_is_session"] = seen["self_is"] is bound_session
+    result["bound_open_after"] = sum(plugin._OPEN.values())
     arrival.IN_USE[0] = True  # an open-model arrival's request, killed at the end
     arrival._ARRIVAL.due = (time.perf_counter(), time.time())
     try:
@@ -79,6 +99,10 @@ def exercise(wrap: Any) -> dict[str, Any]:
         del arrival._ARRIVAL.due
     result["arrival_unfinished_by_name"] = _unfinished("/a")
     return result
+
+
+def _kind(wrapper: Any) -> str:
+    return str(getattr(wrapper, "__qualname__", type(wrapper).__name__)).split(".")[0]
 
 
 def _unfinished(name: str) -> int:
@@ -96,12 +120,17 @@ def main() -> None:
             return None
 
     out = {
-        "fast_session_wrapper": plugin._wrapper_for(FastHttpSession).__qualname__.split(".")[0],
-        "other_signature_wrapper": plugin._wrapper_for(Other).__qualname__.split(".")[0],
+        "fast_session_wrapper": _kind(plugin._wrapper_for(FastHttpSession)),
+        "other_signature_wrapper": _kind(plugin._wrapper_for(Other)),
         "fast_signature": str(inspect.signature(FastHttpSession.request)),
         "fast": exercise(plugin._fast_counting_unfinished),
         "generic": exercise(plugin._counting_unfinished),
+        "c_built": plugin._inflight_c is not None,
     }
+    if plugin._inflight_c is not None:
+        out["c"] = exercise(plugin._fast_wrapper)
+        os.environ[plugin.PURE_ENV] = "1"
+        out["pure_session_wrapper"] = _kind(plugin._wrapper_for(FastHttpSession))
     print(json.dumps(out, default=repr))
 
 
