@@ -1,15 +1,18 @@
 """What the harness plugin adds to every request, in CPU microseconds, measured in a
 Locust-patched process (the same as a worker): the ``events.request`` listener
 (``plugin._on_request``: start second, latency, failure reason, the model-version
-look-up, the record) and the session wrapper that counts each request in flight for
-its start second (closing, ``harness.load.inflight``) and those cut off at the end.
+look-up, the record; this is the listener beside Locust's own, where a harness run
+puts it in that one's place and saves a listener call, see
+bench/load_plugin_instructions.py) and the session wrapper that counts each request in
+flight for its start second (closing, ``harness.load.inflight``) and those cut off at
+the end: in C where it was built, and its Python twin.
 
     .venv/bin/python bench/load_plugin_cost.py [--repeat 9]
 
 The best of ``--repeat`` timings of 20,000 calls each, in this thread's CPU time (the
 minimum of CPU time is the figure least moved by other people's load). Divided by
-bare Locust's CPU per request (printed by bench/load_overhead.py, about 180-240 µs
-for FastHttpUser against the fast server here) it is the plugin's share of a
+bare Locust's CPU per request (printed by bench/load_overhead.py, about 90-220 µs
+for FastHttpUser against the fast server here, by the hour) it is the plugin's share of a
 worker's CPU: the overhead budget is 3 % (ratio >= 0.97). Shipping (once a second)
 is timed too, per second of 4,000 requests.
 
@@ -69,19 +72,22 @@ def main() -> None:
     shape = best_us(lambda: listener_shape(**request), args.repeat)
     listener = best_us(lambda: plugin._on_request(**request), args.repeat)
     session = FastSessionShape()
-    wrapped = plugin._fast_counting_unfinished(FastSessionShape.request)
+    wrapped = plugin._fast_wrapper(FastSessionShape.request)  # in C where it is built
+    twin = plugin._fast_counting_unfinished(FastSessionShape.request)
     bare_call = best_us(lambda: FastSessionShape.request(session, "GET", "/static", name="/s"),
                         args.repeat)
     wrapped_call = best_us(lambda: wrapped(session, "GET", "/static", name="/s"), args.repeat)
+    twin_call = best_us(lambda: twin(session, "GET", "/static", name="/s"), args.repeat)
     ship_ms = shipping_ms(args.repeat)
     total = listener + (wrapped_call - bare_call)
     print(f"listener (plugin._on_request, called with Locust's keywords): {listener:.2f} us "
           f"(of which the call itself: {shape:.2f} us)")
-    print(f"session wrapper (FastHttpSession's: in flight, unfinished): "
-          f"{wrapped_call - bare_call:.2f} us")
+    print(f"session wrapper (FastHttpSession's: in flight, unfinished), "
+          f"{type(wrapped).__name__}: {wrapped_call - bare_call:.2f} us; its Python twin: "
+          f"{twin_call - bare_call:.2f} us")
     print(f"per request: {total:.2f} us; shipping a second of 4,000 requests: {ship_ms:.2f} ms "
           f"({ship_ms * 1000 / 4000:.2f} us a request)")
-    for bare_us in (180.0, 240.0):
+    for bare_us in (100.0, 200.0):
         share = (total + ship_ms * 1000 / 4000) / bare_us
         print(f"  share of a worker at {bare_us:.0f} us/request bare: {share:.1%} "
               f"(ratio {1 / (1 + share):.3f})")
