@@ -44,19 +44,21 @@ Measured here (2026-12-01, 2 cores):
   1.5-1.6: 0.994 (0.985 .. 1.044), 1.004 (0.984 .. 1.040). Earlier the same day, at
   load 2.5-4.3, the throughput figure read about 2 % low for the harness's slot; it
   did not here. Read a run beside an A/A run of the same hour.
-- ``--rounds 10 --duration 10`` with the plugin's hot path as it is now (named
-  keywords, inlined record, raw-double latencies, FastHttpSession's own wrapper),
-  load 1.6-1.7: throughput ratio median 0.954 (0.919 .. 0.974); CPU per request
-  0.954 (0.931 .. 0.966); the worker alone 0.961 (0.938 .. 0.973). The same code an
-  hour before, load 0.8-1.6: 0.952, 0.944, 0.952; with the hot path before this
-  change, the first run of the day: 0.960 (0.911 .. 0.961), 0.938, 0.945. Short of
-  0.97. bench/load_plugin_instructions.py counts why: the listener and the wrapper
-  add 11,400 instructions to bare Locust's 532,000 a request (2.1 %; live, among
-  Locust's own work, they cost about twice that in time), and per second the master
-  (+0.5 us a request) and the orchestrator (+0.3 us a request while locust runs) add
-  a little more. What is left is the listener's call itself (Locust passes nine
-  keywords: 3,200 instructions) and the session wrapper's (in flight for closing:
-  a call layer, a clock read, two dict updates: 4,900).
+- The plugin as it is now (its listener in the place of Locust's own stats listener,
+  doing that one's work too; FastHttpSession's wrapper in C, harness/load/_inflight.c),
+  2026-12-01 22:22-22:26 UTC: ``--rounds 10 --duration 10``, load 0.7-1.6: throughput
+  ratio median 0.985 (0.967 .. 1.024), CPU per request 0.982 (0.967 .. 1.012), the
+  worker alone 0.988 (0.972 .. 1.017); ``--rounds 5 --duration 10``, load 1.6-1.7:
+  0.985 (0.973 .. 0.989), 0.985 (0.983 .. 0.985), 0.990 (0.988 .. 0.991). At
+  21:47 UTC: 0.986 (0.955 .. 1.020). A/A beside it (``--calibrate --rounds 6``, load
+  1.7-1.8): 0.997 (0.980 .. 1.018). With the C wrapper turned off
+  (HARNESS_PLUGIN_PURE=1: the Python twin, as on a machine without a C compiler):
+  0.965 (0.921 .. 1.020), short of 0.97; with neither change (the plugin of 57c6660,
+  measured earlier that day) 0.954 (0.919 .. 0.974) at load 1.6-1.7, and with the
+  listener change alone 0.969 (0.935 .. 0.980). bench/load_plugin_instructions.py
+  counts why: the listener beside Locust's cost 6,000 instructions a request and the
+  Python wrapper 4,400, of bare Locust's 532,000; in Locust's place the listener adds
+  650 (one listener call instead of two), and the C wrapper 1,400.
 """
 
 from __future__ import annotations

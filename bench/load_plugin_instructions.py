@@ -1,7 +1,9 @@
 """The harness plugin's per-request cost in CPU instructions, counted by valgrind
 (cachegrind), beside bare Locust's own instructions per request: a figure that other
 people's load on the machine does not move (the timing benchmarks' spreads here are
-several per cent; these counts repeat within a few instructions).
+several per cent). The counts are not exact to the instruction: address-space layout
+moves them, by up to about 1,000 a call for a part and 1 % for bare Locust's request
+from one run to the next.
 
     .venv/bin/python bench/load_plugin_instructions.py [--calls 100000] [--requests 2000]
 
@@ -11,16 +13,25 @@ Each part runs in a child python under ``valgrind --tool=cachegrind`` twice, wit
 calls and with ``--calls`` calls (PYTHONHASHSEED=0, so start-up is the same); the
 difference divided by the calls is the part's instructions per call:
 
-- ``listener``: Locust's real EventHook firing a request with Locust's keywords to the
-  plugin's listener and a no-op listener (Locust's own stats listener's place), minus
-  the same hook with the no-op listener alone: what the plugin's listener adds.
-- ``wrapper``: the plugin's FastHttpSession wrapper around a method with
-  FastHttpSession.request's exact parameters, minus that method called directly;
-  ``generic wrapper``: the wrapper any other session class gets.
+- ``listener``: a real local runner's request hook (Locust's EventHook) firing a
+  request with Locust's keywords, the plugin's listener installed as in a harness run
+  (in the place of Locust's own stats listener, doing its work too), minus the same
+  hook with Locust's listener alone: what the plugin's listener adds.
+  ``listener beside``: the plugin's listener added beside Locust's (where that one is
+  not the one the plugin knows).
+- ``wrapper``: the plugin's FastHttpSession wrapper (in C where it is built) around a
+  method with FastHttpSession.request's exact parameters, called on an instance, minus
+  that method called so directly; ``python wrapper``: its Python twin (no C
+  compiler); ``generic wrapper``: the wrapper any other session class gets.
 - ``locust request``: bare locust (FastHttpUser, bench/load_static_locustfile.py)
   against bench/load_fast_server.py, quitting after N requests: runs of
   ``--requests`` / 4 and ``--requests`` * 5 / 4 requests, the difference divided by
   ``--requests``.
+
+Measured 2026-12-01 22:30 UTC: bare Locust 537,268 a request; the plugin's listener
++650 (beside Locust's: +7,226), its C wrapper +1,390 (Python twin +4,244; generic
++6,725): both 2,039, 0.38 % of bare Locust (at 57c6660, before the listener took
+Locust's place and before the C wrapper: 11,428, 2.15 %).
 
 Not counted: the plugin's once-a-second work (shipping: HDR encoding of the second's
 latencies, about 0.15 us a request by bench/load_plugin_cost.py). Under valgrind a
