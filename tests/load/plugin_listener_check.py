@@ -1,4 +1,4 @@
-"""Run by tests/load/test_plugin_listener.py in a child python (Locust patches the
+"""Run by tests/load/test_plugin_hot_path.py in a child python (Locust patches the
 process it is imported in). Prints a JSON object: Locust's stats after the same
 requests with Locust's own listener and with the plugin's in its place, and what the
 plugin recorded."""

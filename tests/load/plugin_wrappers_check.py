@@ -1,4 +1,4 @@
-"""Run by tests/load/test_plugin_wrappers.py in a child python (Locust patches the
+"""Run by tests/load/test_plugin_hot_path.py in a child python (Locust patches the
 process it is imported in). Prints a JSON object of what the wrappers did."""
 
 from __future__ import annotations
