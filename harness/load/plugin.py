@@ -6,18 +6,18 @@ user's locustfile (``locust -f user.py,.../harness/load/plugin.py``); it defines
 User class. With ``HARNESS_INTERVAL_PATH`` unset it does nothing.
 
 - Every request (``events.request``; the plugin's listener takes the place of
-  Locust's own stats listener and does that one's work as well) is recorded in an
-  HDR histogram (µs, three
-  significant digits) of its endpoint ("<request type> <name>") for the wall-clock
-  second in which it *started*; a request made by an open-model arrival is timed and
-  attributed from its intended start (see ``harness.load.arrival``). A failed
-  request keeps its normalised reason. See ``harness.load.recorder``.
+  Locust's own stats listener and does that one's work as well) is recorded in an HDR
+  histogram (µs, three significant digits) of its endpoint ("<request type> <name>")
+  for the wall-clock second in which it *started*; a request made by an open-model
+  arrival is timed and attributed from its intended start (see
+  ``harness.load.arrival``). A failed request keeps its normalised reason. See
+  ``harness.load.recorder``.
 - Every request is counted in flight for the second it started in
   (``harness.load.inflight``): by the session wrapper (FastHttpSession's in C where
-  it was built, ``_inflight.c``), from the call into HttpSession/FastHttpSession
-  until Locust reports it (a ``catch_response`` request:
-  the end of its with-block); an open-model arrival by its scheduler, from its spawn
-  to its end, for the second of its intended start.
+  it was built, ``_inflight.c``), from the call into HttpSession/FastHttpSession until
+  Locust reports it (a ``catch_response`` request: the end of its with-block); an
+  open-model arrival by its scheduler, from its spawn to its end, for the second of
+  its intended start.
 - Once a second each worker ships its ended seconds (and late answers for earlier
   ones, and changes in their counts in flight) to the master
   (``runner.send_message("harness_interval", ...)``); the master merges them and
@@ -110,8 +110,8 @@ def _listener(runner: Runner | None) -> Callable[..., None]:
     :func:`_install_listener`) and also does exactly what that one did, even when the
     recording raised: Locust's stats stay as they were, and a request costs one
     listener call instead of two (bench/load_plugin_instructions.py: the two jobs in one
-    call take fewer instructions than Locust's own listener alone, whose ``**_kwargs``
-    builds a dict per request)."""
+    call take about as many instructions as Locust's own listener alone, whose
+    ``**_kwargs`` builds a dict per request)."""
     arrivals_in_use, seconds, recorder = _ARRIVALS_IN_USE, _SECONDS, _recorder
 
     def on_request(
