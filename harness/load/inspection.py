@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
+
 from harness.process import run_blocking
 
 
@@ -153,21 +155,11 @@ def reap_dead_probe_dirs(temp_dir: Path | None = None) -> list[str]:
     lines = []
     for path in sorted(Path(temp_dir or tempfile.gettempdir()).glob(f"{PROBE_PREFIX}*-*")):
         pid = path.name[len(PROBE_PREFIX):].split("-", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or psutil.pid_exists(int(pid)):
             continue
         shutil.rmtree(path, ignore_errors=True)
         lines.append(f"locustfile probe directory of dead harness process {pid}: removed")
     return lines
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _judged(line: str) -> Found:
