@@ -91,6 +91,16 @@ def child_env(env: Mapping[str, str] | None) -> dict[str, str] | None:
     return {**base, OWNER_ENV: mark(run_id), "TMPDIR": str(run_tmp_dir(run_id))}
 
 
+def same_process_alive(pid: int, started: float) -> bool:
+    """Whether ``pid`` is still the process that started at ``started`` (its create
+    time, within a second: not a later process that reuses the pid) and not a zombie."""
+    try:
+        proc = psutil.Process(pid)
+        return abs(proc.create_time() - started) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
 def record_spawn(pid: int, argv: Sequence[str]) -> None:
     """Append the group led by ``pid`` to the current run's record (fsynced); nothing
     outside a run. A child already gone is recorded with create time 0 (nothing to kill)."""

@@ -11,23 +11,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import psutil
 from sqlalchemy import select
 
 from harness.history.figures import read_events
 from harness.history.models import RUNNING, RunRow, StepRow
 from harness.history.record import record_interrupted, record_verdict
 from harness.history.store import HistoryStore
+from harness.run_processes import same_process_alive
 
 
 def owner_alive(pid: int | None, started: float | None) -> bool:
-    if pid is None or started is None:
-        return False
-    try:
-        proc = psutil.Process(pid)
-        return abs(proc.create_time() - started) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
+    return pid is not None and started is not None and same_process_alive(pid, started)
 
 
 def recover_killed_runs(store: HistoryStore) -> list[str]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import psutil
 
 from harness.paths import state_dir
+from harness.run_processes import same_process_alive
 from wholefile import write_atomically
 
 DOWN_TIMEOUT_S = 60.0
@@ -70,7 +71,7 @@ def _read_leases() -> list[_Lease]:
     for path in sorted(leases_dir().glob("*.json")):
         try:
             record = json.loads(path.read_text())
-            alive = _alive(int(record["owner_pid"]), float(record["owner_started"]))
+            alive = same_process_alive(int(record["owner_pid"]), float(record["owner_started"]))
             leases.append(
                 _Lease(path, Path(record["testbed_dir"]), str(record.get("run_id", "")), alive)
             )
@@ -164,11 +165,3 @@ def reap_strays(testbed_dir: Path) -> None:
         with contextlib.suppress(psutil.Error):
             proc.kill()
     psutil.wait_procs(alive, timeout=5)
-
-
-def _alive(pid: int, started: float) -> bool:
-    try:
-        proc = psutil.Process(pid)
-        return abs(proc.create_time() - started) < 1.0 and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
